@@ -1,0 +1,3 @@
+"""prewire: per-tenant container VLANs wired in milliseconds from pre-distributed port profiles."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from prewire.cli.main import main
+
+main()

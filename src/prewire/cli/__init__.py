@@ -1,0 +1,1 @@
+"""Command-line interface: translation only, every command calls into the layers below."""
