@@ -1,0 +1,1 @@
+"""Measurement helpers shared by the demo and the benchmark: statistics, machine facts, PNG reports."""
