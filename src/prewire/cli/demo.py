@@ -21,6 +21,8 @@ def command(
     if containers < 2 or servers < 1 or switches < 1:
         raise InvalidInput("--containers must be >= 2, --servers and --switches >= 1")
     if labstate.load() is not None:
-        raise Conflict("a lab is already up; run `prewire lab down` first (the demo builds and removes its own)")
+        raise Conflict(
+            "a lab is already up; run `prewire lab down` first (the demo builds and removes its own)"
+        )
     result = demo.run(containers, servers, switches, png=png, json_out=json_out)
     raise typer.Exit(0 if result.ok else 1)

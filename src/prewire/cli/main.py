@@ -13,7 +13,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    help="prewire: millisecond tenant VLANs.")
+    help="prewire: millisecond tenant VLANs.",
+)
 
 # (command name, module, attribute): each module owns its commands; a module that is absent is skipped
 # so that a partial install still answers --help.
