@@ -1,0 +1,1 @@
+"""The AMPP switch agent in front of an OVS ToR bridge (lab and whitebox switches)."""
