@@ -241,6 +241,7 @@ class SwitchAgent:
                 "ofport": a.port,
                 "mac": a.mac,
                 "vlan": a.vlan,
+                "admitted_unix": self.ampp.admitted_at.get(a.mac),
             }
             for a in admissions
         ]

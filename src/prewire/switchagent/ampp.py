@@ -13,6 +13,7 @@ Pure logic (no I/O): each event returns the flow mods to send.  Pipeline of the 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -48,6 +49,7 @@ class Ampp:
         self, table: ProfileTable, ageing: int = 300, deny_hold: int = 2, trunks: Iterable[int] = ()
     ) -> None:
         self.table = table
+        self.admitted_at: dict[str, float] = {}  # MAC -> wall-clock time of its (latest) admission
         self.trunks = sorted(set(trunks))  # ofports of links to other switches: all VLANs, no admission
         self.ageing = ageing
         self.deny_hold = deny_hold
@@ -206,6 +208,7 @@ class Ampp:
         if old == new:
             return Verdict("admit")  # a packet-in that raced the flow install
         self.where[new.mac] = new
+        self.admitted_at[new.mac] = time.time()
         msgs = [self._admit_flow(new), self._fdb_flow(new), *self._away_flows(new)]
         if old is None:
             return Verdict("admit", msgs + self._flood_flows(new.vlan))
