@@ -136,12 +136,15 @@ class Agent:
             port, binding = self.ports.ports[old["port"]], old
             self.ports.free.pop(port.host, None)
         else:
-            port = await self.ports.take_wait()
+            # the VLAN's shared port on this server (a peek at the pool gives the network's VLAN; the
+            # profile itself is taken below with no await between the take and the journalled bind)
+            vlan = int(old["profile"]["vlan"]) if old else int((await self.pool.take(network))["vlan"])
+            port, _ = await self.ports.take_for_vlan(vlan)
             timer.mark("port")
             try:
                 profile = dict(old["profile"]) if old else await self.pool.take(network)
             except PrewireError:
-                self.ports.give_back(port)
+                self.ports.unuse(port.host)
                 raise
             timer.mark("profile")
             binding = {
@@ -178,13 +181,15 @@ class Agent:
         return result(binding)
 
     async def _kernel(self, key: str, binding: Binding, port: Port, timer: Timer) -> Port:
+        avoid: set[str] = set()
         for _ in range(4):
             try:
                 self.wirer.wire(port, binding["profile"], binding["netns"], binding["ifname"], timer.mark)
                 return port
-            except PortBusy:
-                self.ports.give_back(port)
-                port = await self.ports.take_wait()
+            except PortBusy:  # a dying netns still holds this MAC on the VLAN's port: use another port
+                avoid.add(port.host)
+                self.ports.unuse(port.host)
+                port, _ = await self.ports.take_for_vlan(int(binding["profile"]["vlan"]), frozenset(avoid))
                 self.store.log(
                     {"op": "update", "key": key, "fields": {"port": port.host, "ofport": port.ofport}}
                 )
@@ -199,7 +204,7 @@ class Agent:
         with contextlib.suppress(Exception):
             await self.vswitch.detach(port.ofport, profile["mac"], int(profile["vlan"]))
         self.store.log({"op": "unbind", "key": key, "report": False})
-        self.ports.give_back(port)
+        self.ports.unuse(port.host)
 
     # -- release -----------------------------------------------------------------------------------------
     async def release(self, container: str, ifname: str = "eth0") -> dict[str, Any]:

@@ -173,6 +173,8 @@ async def start_agent(
     host, peer, pool_ns = config.names()
     ports = PortPool(config.bridge, host, peer, pool_ns, size=config.ports)
     await ports.start({b["port"] for b in store.bindings.values()})
+    for binding in store.bindings.values():  # containers of a VLAN share its port: count them
+        ports.adopt(binding["port"], int(binding["profile"]["vlan"]))
     vswitch = vswitch if vswitch is not None else await make_vswitch(config, ports)
     pool = LocalPool(store, config.server, controller, size=config.pool_size)
     agent = Agent(

@@ -31,6 +31,7 @@ IFF_UP = 0x1
 IFLA_ADDRESS, IFLA_IFNAME, IFLA_LINK, IFLA_LINKINFO, IFLA_NET_NS_FD = 1, 3, 5, 18, 28
 IFLA_INFO_KIND, IFLA_INFO_DATA, VETH_INFO_PEER = 1, 2, 1
 IFLA_MACVLAN_MODE, MACVLAN_MODE_PRIVATE = 1, 1
+MACVLAN_MODE_BRIDGE = 4
 IFLA_AF_SPEC, IFLA_INET6_ADDR_GEN_MODE = 26, 8
 IFA_ADDRESS, IFA_LOCAL = 1, 2
 RTA_GATEWAY, RTA_OIF = 5, 4
@@ -249,9 +250,9 @@ class Rtnl:
 
     @staticmethod
     def macvlan_body(name: str, lower_index: int, netns_fd: int, mac: str, up: bool = True) -> bytes:
-        """RTM_NEWLINK body creating macvlan `name` (private mode) on `lower_index` inside `netns_fd`."""
+        """RTM_NEWLINK body creating macvlan `name` (bridge mode: containers of one VLAN share the port) on `lower_index` inside `netns_fd`."""
         info = _attr(IFLA_INFO_KIND, b"macvlan\0") + _attr(
-            IFLA_INFO_DATA, _attr(IFLA_MACVLAN_MODE, struct.pack("=I", MACVLAN_MODE_PRIVATE))
+            IFLA_INFO_DATA, _attr(IFLA_MACVLAN_MODE, struct.pack("=I", MACVLAN_MODE_BRIDGE))
         )
         flags = IFF_UP if up else 0
         body = _IFI.pack(0, 0, 0, flags, flags) + _attr(IFLA_IFNAME, _name(name))

@@ -57,6 +57,11 @@ class PortPool:
         self._refill: asyncio.Task[int] | None = None
         self.misses = 0
         self._waiting = 0  # takes waiting for a batch (a burst beyond --ports)
+        # A port in use carries one VLAN; the containers of that VLAN on this server share it (macvlans in
+        # bridge mode on its container end), so ports grow with VLANs, not with containers.
+        self.by_vlan: dict[int, list[str]] = {}
+        self.vlan_of: dict[str, int] = {}
+        self.users: collections.Counter[str] = collections.Counter()
 
     # -- start-up scan ----------------------------------------------------------------------------------
     async def start(self, in_use: set[str]) -> None:
@@ -131,6 +136,44 @@ class PortPool:
         finally:
             self._waiting -= 1
         return self.take()
+
+    async def take_for_vlan(self, vlan: int, avoid: frozenset[str] = frozenset()) -> tuple[Port, bool]:
+        """The port carrying `vlan` here (a fresh one if none, or if every one is in `avoid`).
+        Returns the port and whether it is new to the VLAN."""
+        for host in self.by_vlan.get(vlan, ()):
+            if host not in avoid:
+                self.users[host] += 1
+                return self.ports[host], False
+        port = await self.take_wait()
+        self.adopt(port.host, vlan)
+        return port, True
+
+    def adopt(self, host: str, vlan: int) -> None:
+        """Count one user of port `host` on `vlan` (a new binding, or one found at start-up)."""
+        if host not in self.ports:
+            return
+        self.free.pop(host, None)
+        if self.vlan_of.get(host) != vlan:
+            self.vlan_of[host] = vlan
+            self.by_vlan.setdefault(vlan, []).append(host)
+        self.users[host] += 1
+
+    def unuse(self, host: str) -> None:
+        """One user of `host` left; the last one gives the port back to the free pool."""
+        if self.users[host] > 1:
+            self.users[host] -= 1
+            return
+        self.users.pop(host, None)
+        vlan = self.vlan_of.pop(host, None)
+        if vlan is not None:
+            hosts = self.by_vlan.get(vlan, [])
+            if host in hosts:
+                hosts.remove(host)
+            if not hosts:
+                self.by_vlan.pop(vlan, None)
+        port = self.ports.get(host)
+        if port is not None:
+            self.give_back(port)
 
     def give_back(self, port: Port) -> None:
         if port.host in self.ports and port.host not in self.free:

@@ -3,7 +3,8 @@
 - the container's netns still exists: its macvlan is deleted (in a worker thread: the kernel spends ~10 ms
   in RCU waits there, which must not stall the event loop);
 - the netns is gone: the kernel already removed the macvlan with it; nothing to do in the kernel.
-Either way the pre-wired port (which never left the pool netns and OVS) goes back to the port pool, the
+Either way the pre-wired port (which never left the pool netns and OVS) loses a user (with its last user
+it goes back to the port pool), the
 profile back to the local pool (journalled as released, reported to the controller by the reporter), and
 the vswitch forgets the MAC; the switch prunes the VLAN on its own when the MAC stops appearing.
 """
@@ -38,9 +39,7 @@ async def release_binding(agent: Agent, key: str, binding: Binding) -> str:
     except Exception as exc:
         log.warning("vswitch detach of %s: %s", key, exc)
     agent.store.log({"op": "unbind", "key": key})
-    port = agent.ports.ports.get(binding["port"])
-    if port is not None:
-        agent.ports.give_back(port)
+    agent.ports.unuse(binding["port"])  # the VLAN's port goes back to the pool with its last user
     agent.reporter.released(profile["mac"])
     agent.timings.count("releases")
     return interface

@@ -56,7 +56,10 @@ class ServerVSwitch:
         self.path = os.path.join(rundir, f"{bridge}.mgmt")
         self.announce_interval = announce_interval
         self._conn: OFConnection | None = None
-        self._ports: dict[int, Attachment] = {}  # ofport -> attachment
+        # (ofport, MAC) -> attachment: containers of one VLAN share that VLAN's port on this server (their
+        # interfaces are macvlans of it), so a port carries many MACs and the flood flow of a VLAN only
+        # changes when the VLAN gains or loses a port, not with every container (flat attach cost).
+        self._ports: dict[tuple[int, str], Attachment] = {}
         self._lock = asyncio.Lock()
         self._announcer: asyncio.Task[None] | None = None
 
@@ -70,7 +73,7 @@ class ServerVSwitch:
         for flow in codec.parse_flow_stats(payload):
             m = flow.match
             if m.in_port is not None and m.eth_src is not None:
-                found[m.in_port] = Attachment(m.in_port, m.eth_src, (flow.cookie >> 32) & 0xFFF)
+                found[(m.in_port, m.eth_src)] = Attachment(m.in_port, m.eth_src, (flow.cookie >> 32) & 0xFFF)
         self._ports = {**self._ports, **found}
         if self.announce_interval > 0 and self._announcer is None:
             self._announcer = asyncio.create_task(self._announce_loop())
@@ -128,18 +131,20 @@ class ServerVSwitch:
         att = Attachment(ofport, codec.mac_str(codec.mac_bytes(mac)), vlan)
         conn = await self._channel()
         msgs: list[bytes] = []
-        old = self._ports.get(ofport)
-        if old is not None and old != att:
+        for old in [a for a in self._ports.values() if a.mac == att.mac and a != att]:  # the MAC moved
             msgs += self._detach_msgs(old)
-        self._ports[ofport] = att
-        msgs += [*self._port_msgs(att), *self._vlan_msgs(vlan)]
+        before = self._vlan_ports(vlan)
+        self._ports[(ofport, att.mac)] = att
+        msgs += self._port_msgs(att)
+        if self._vlan_ports(vlan) != before:
+            msgs += self._vlan_msgs(vlan)
         if announce and self.uplink > 0:
             msgs.append(self._announce_msg(att))
         await conn.transact(msgs)
 
     async def detach(self, ofport: int, mac: str, vlan: int) -> None:
         """Take port `ofport` off its VLAN; its frames are dropped afterwards.  Idempotent."""
-        att = self._ports.get(ofport)
+        att = self._ports.get((ofport, codec.mac_str(codec.mac_bytes(mac))))
         if att is None:
             return
         conn = await self._channel()
@@ -187,8 +192,13 @@ class ServerVSwitch:
             ),
         ]
 
+    def _vlan_ports(self, vlan: int) -> set[int]:
+        return {a.ofport for a in self._ports.values() if a.vlan == vlan}
+
     def _detach_msgs(self, att: Attachment) -> list[bytes]:
-        self._ports.pop(att.ofport, None)
+        before = self._vlan_ports(att.vlan)
+        self._ports.pop((att.ofport, att.mac), None)
+        flood = self._vlan_msgs(att.vlan) if self._vlan_ports(att.vlan) != before else []
         return [
             codec.flow_mod(
                 codec.DELETE_STRICT, Match(in_port=att.ofport, eth_src=att.mac), table_id=0, priority=100
@@ -196,7 +206,7 @@ class ServerVSwitch:
             codec.flow_mod(
                 codec.DELETE_STRICT, Match(vlan_vid=att.vlan, eth_dst=att.mac), table_id=1, priority=100
             ),
-            *self._vlan_msgs(att.vlan),
+            *flood,
         ]
 
     def _vlan_msgs(self, vlan: int) -> list[bytes]:

@@ -41,7 +41,9 @@ def test_two_servers_same_tenant_pings_other_tenant_does_not(tmp_path: Path) -> 
                 s3.container("c", "beta/web")
                 s4.container("b", "acme/web")
                 s4.container("d", "beta/web")
+                s3.container("e", "acme/web")  # a second acme container on the same server
                 a = await a3.wait("a", 10)
+                e = await a3.wait("e", 10)
                 c = await a3.wait("c", 10)
                 b = await a4.wait("b", 10)
                 d = await a4.wait("d", 10)
@@ -53,8 +55,12 @@ def test_two_servers_same_tenant_pings_other_tenant_does_not(tmp_path: Path) -> 
                 assert await asyncio.to_thread(ping, ns["c"], d["ip"])
                 assert await asyncio.to_thread(ping, ns["b"], a["ip"])
                 assert not await asyncio.to_thread(ping, ns["a"], d["ip"])  # beta's address from acme
+                # containers of one VLAN share that VLAN's port on a server (macvlans in bridge mode)
+                assert a["port"] == e["port"] != c["port"]
+                assert await asyncio.to_thread(ping, s3.ct_prefix + "e", a["ip"])
+                assert await asyncio.to_thread(ping, s3.ct_prefix + "e", b["ip"])
                 assert not await asyncio.to_thread(ping, ns["d"], b["ip"])
-                for env, name in ((s3, "a"), (s3, "c"), (s4, "b"), (s4, "d")):
+                for env, name in ((s3, "a"), (s3, "c"), (s4, "b"), (s4, "d"), (s3, "e")):
                     env.remove(name)
                 for agent in (a3, a4):
                     for _ in range(500):
@@ -62,6 +68,8 @@ def test_two_servers_same_tenant_pings_other_tenant_does_not(tmp_path: Path) -> 
                             break
                         await asyncio.sleep(0.01)
                     assert not agent.store.bindings
+                    assert len(agent.ports.free) == len(agent.ports.ports)  # shared ports all back
+                    assert not agent.ports.users and not agent.ports.by_vlan
             finally:
                 await stop_agent(a3, h3)
                 await stop_agent(a4, h4)
