@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import os
 import socket
 from collections.abc import Awaitable, Callable
@@ -40,7 +41,7 @@ async def serve(path: str, handler: Handler) -> asyncio.AbstractServer:
                 if not line:
                     break
                 reply = await _answer(line, handler)
-                writer.write(json.dumps(reply, separators=(",", ":")).encode() + b"\n")
+                writer.write(encode(reply) + b"\n")
                 await writer.drain()
         except (ConnectionError, BrokenPipeError):
             pass
@@ -52,6 +53,24 @@ async def serve(path: str, handler: Handler) -> asyncio.AbstractServer:
     server = await asyncio.start_unix_server(on_client, path=path, limit=MAX_LINE)
     os.chmod(path, 0o600)
     return server
+
+
+def _finite(value: Any) -> Any:
+    """NaN/inf (e.g. a percentile of an empty sample) become null: strict JSON parsers reject them."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def encode(reply: Any) -> bytes:
+    try:
+        return json.dumps(reply, separators=(",", ":"), allow_nan=False).encode()
+    except ValueError:
+        return json.dumps(_finite(reply), separators=(",", ":")).encode()
 
 
 async def _answer(line: bytes, handler: Handler) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from pathlib import Path
@@ -28,15 +29,30 @@ def init_state(state_dir: Path, db_url: str | None = None) -> tuple[Store, str]:
     store = Store(db_url or default_url(state_dir))
     store.migrate()
     token_path = state_dir / TOKEN_FILE
-    if not token_path.exists():
-        token = "pwa_" + secrets.token_urlsafe(32)
-        fd = os.open(token_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(token + "\n")
+    if not token_path.exists() or token_path.stat().st_size == 0:
+        # an empty file is what a kill in the middle of an older, non-atomic write left: never handed out
+        _create_token(token_path)
     token = token_path.read_text().strip()
     if not token:
         raise InvalidInput(f"{token_path} is empty: delete it and run `prewire controller init` again")
     return store, token
+
+
+def _create_token(token_path: Path) -> None:
+    """Write a new admin token atomically (0600 temp file, fsync, rename): a kill at any moment leaves
+    either no token file or a complete one."""
+    token = "pwa_" + secrets.token_urlsafe(32)
+    tmp = token_path.with_name(f".{token_path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(token + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, token_path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
 
 
 def open_controller(
