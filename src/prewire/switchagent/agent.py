@@ -54,7 +54,7 @@ class SwitchAgent:
         self.admit_us: deque[float] = deque(maxlen=100_000)
         # (mac, packet-in received, flow installed) on CLOCK_MONOTONIC, for first-frame-to-admission figures
         self.admit_log: deque[tuple[str, float, float]] = deque(maxlen=10_000)
-        self.counts = {"packet_in": 0, "admit": 0, "deny": 0, "move": 0, "aged": 0}
+        self.counts = {"packet_in": 0, "admit": 0, "deny": 0, "move": 0, "aged": 0, "leave": 0}
         self._port_names: dict[int, str] = {}
         self._server: asyncio.AbstractServer | None = None
         self._loop_task: asyncio.Task[None] | None = None
@@ -173,6 +173,8 @@ class SwitchAgent:
             conn.send(m)
         if verdict.action == "left":
             self.counts["move"] += 1
+        if verdict.action == "released":
+            self.counts["leave"] += 1
         if verdict.action == "admit":
             # the frame re-enters the pipeline behind the flow mods (OVS handles a channel in order)
             conn.send(codec.packet_out(pin.data, [codec.output(codec.TABLE)], in_port=pin.in_port))

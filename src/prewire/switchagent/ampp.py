@@ -23,6 +23,11 @@ from prewire.switchagent.table import ProfileTable
 
 KIND_BASE, KIND_ADMIT, KIND_DENY, KIND_FDB, KIND_FLOOD, KIND_AWAY, KIND_TRUNK = 1, 4, 5, 6, 7, 8, 9
 PRIO_ADMIT, PRIO_AWAY, PRIO_TRUNK, PRIO_DENY, PRIO_UNTAGGED = 100, 60, 50, 10, 1
+PRIO_LEAVE = 200
+# A server's "this MAC left" frame (the de-associate of IEEE 802.1Qbg VDP, carried in the IEEE 802 local
+# experimental ethertype): the ToR takes the MAC's profile off the port at once instead of waiting for
+# the ageing time, so a released container's VLAN is pruned from the port right away.
+LEAVE_ETHERTYPE = 0x88B5
 REASON_IDLE, REASON_HARD = 0, 1
 PACKET_IN_METER = 1  # table-miss packet-ins are policed to PACKET_IN_PPS (burst PACKET_IN_BURST)
 PACKET_IN_PPS, PACKET_IN_BURST = 5000, 5000
@@ -30,7 +35,7 @@ PACKET_IN_PPS, PACKET_IN_BURST = 5000, 5000
 
 @dataclass
 class Verdict:
-    action: str  # "admit" | "deny" | "ignore" | "left" (an admitted MAC now behind a trunk)
+    action: str  # "admit" | "deny" | "ignore" | "left" (an admitted MAC now behind a trunk) | "released"
     msgs: list[bytes] = field(default_factory=list)
     moved_from: int | None = None
 
@@ -66,6 +71,9 @@ class Ampp:
         return [
             *self._trunk_flows(),
             codec.flow_mod(codec.ADD, Match(), to_ctl, table_id=0, priority=0, cookie=ck),
+            codec.flow_mod(
+                codec.ADD, Match(eth_type=LEAVE_ETHERTYPE), to_ctl, table_id=0, priority=PRIO_LEAVE, cookie=ck
+            ),
             codec.flow_mod(codec.ADD, Match(vlan_vid=0), table_id=0, priority=PRIO_UNTAGGED, cookie=ck),
             codec.flow_mod(codec.ADD, Match(), table_id=1, priority=0, cookie=ck),
         ]
@@ -181,6 +189,12 @@ class Ampp:
         """First frame of a source on a port (packet-in): admit, deny, or ignore (already decided)."""
         if frame.vlan == 0:
             return Verdict("ignore")
+        if frame.ethertype == LEAVE_ETHERTYPE:  # only the port where the MAC is admitted can release it
+            a = self.where.get(frame.eth_src)
+            if a is None or a.port != in_port or a.vlan != frame.vlan:
+                return Verdict("ignore")
+            self.admitted_at.pop(a.mac, None)
+            return Verdict("released", self.forget([a.mac]))
         if in_port in self.trunks:
             a = self.where.get(frame.eth_src)
             if a is None or a.vlan != frame.vlan:

@@ -34,6 +34,15 @@ def rarp_frame(mac: str) -> bytes:
     return (b"\xff" * 6 + raw + struct.pack("!H", 0x8035) + body).ljust(60, b"\0")
 
 
+LEAVE_ETHERTYPE = 0x88B5  # must match prewire.switchagent.ampp.LEAVE_ETHERTYPE (kept apart: no import)
+
+
+def leave_frame(mac: str) -> bytes:
+    """'This MAC left the port' (a VDP de-associate): the ToR prunes the MAC's VLAN from the port now."""
+    raw = codec.mac_bytes(mac)
+    return (b"\xff" * 6 + raw + struct.pack("!H", LEAVE_ETHERTYPE) + b"prewire-leave").ljust(60, b"\0")
+
+
 @dataclass(frozen=True, order=True)
 class Attachment:
     ofport: int
@@ -99,6 +108,8 @@ class ServerVSwitch:
         msgs = [
             codec.flow_mod(codec.ADD, Match(), table_id=0, priority=0, cookie=base),
             codec.flow_mod(codec.ADD, Match(), table_id=1, priority=0, cookie=base),
+            # only the agent (packet-out) may say that a MAC left: containers cannot forge it
+            codec.flow_mod(codec.ADD, Match(eth_type=LEAVE_ETHERTYPE), table_id=0, priority=200, cookie=base),
         ]
         if self.uplink > 0:
             msgs.append(
@@ -148,7 +159,11 @@ class ServerVSwitch:
         if att is None:
             return
         conn = await self._channel()
-        await conn.transact(self._detach_msgs(att))
+        msgs = self._detach_msgs(att)
+        if self.uplink > 0:
+            tag = [codec.push_vlan(), codec.set_vlan_vid(att.vlan), codec.output(self.uplink)]
+            msgs.append(codec.packet_out(leave_frame(att.mac), tag))
+        await conn.transact(msgs)
 
     async def announce(self) -> None:
         """Re-announce every attached MAC on the uplink."""

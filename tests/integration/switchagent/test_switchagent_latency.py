@@ -29,7 +29,7 @@ sent = {}
 for i in range(n):
     mac = "02:5c:00:00:%02x:%02x" % (i >> 8, i & 255)
     src = bytes(int(x, 16) for x in mac.split(":"))
-    frame = b"\\xff" * 6 + src + struct.pack("!HHH", 0x8100, 100, 0x88B5) + bytes(46)
+    frame = b"\\xff" * 6 + src + struct.pack("!HHH", 0x8100, 100, 0x88B6) + bytes(46)
     sent[mac] = time.monotonic()
     s.send(frame)
     time.sleep(gap)

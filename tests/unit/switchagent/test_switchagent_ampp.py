@@ -119,8 +119,9 @@ def test_restore_keeps_valid_admissions_and_drops_stale_flows(ampp: Ampp) -> Non
 
 
 def test_base_flows_send_misses_to_the_controller(ampp: Ampp) -> None:
-    miss, untagged, drop = [f for f in mods(ampp.base_flows()) if f.command == codec.ADD]
+    miss, leave, untagged, drop = [f for f in mods(ampp.base_flows()) if f.command == codec.ADD]
     assert miss.priority == 0 and miss.output_ports() == [codec.CONTROLLER]
+    assert leave.priority > 100 and leave.output_ports() == [codec.CONTROLLER]  # above admissions
     assert untagged.match == Match(vlan_vid=0) and untagged.output_ports() == []
     assert drop.table_id == 1 and drop.output_ports() == []
 
@@ -152,3 +153,16 @@ def test_trunks_carry_every_admitted_vlan_and_detect_moves_away(ampp: Ampp) -> N
     assert left.action == "left" and left.moved_from == 1 and flood(left.msgs, 100) == []
     assert ampp.admissions() == []
     assert ampp.on_frame(9, frame(B, 100), now=0).action == "ignore"
+
+
+def test_leave_frame_from_the_admitting_port_prunes_at_once(ampp: Ampp) -> None:
+    from prewire.switchagent.ampp import LEAVE_ETHERTYPE
+
+    assert ampp.on_frame(3, frame(A, 100), 0.0).action == "admit"
+    leave = Frame("ff:ff:ff:ff:ff:ff", A, 100, LEAVE_ETHERTYPE)
+    assert ampp.on_frame(4, leave, 1.0).action == "ignore"  # another port cannot release it
+    assert ampp.on_frame(3, Frame("ff:ff:ff:ff:ff:ff", A, 200, LEAVE_ETHERTYPE), 1.0).action == "ignore"
+    verdict = ampp.on_frame(3, leave, 1.0)
+    assert verdict.action == "released"
+    assert ampp.admissions() == []
+    assert flood(verdict.msgs, 100) == []  # the VLAN's last MAC left: pruned
