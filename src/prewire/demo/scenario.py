@@ -84,12 +84,26 @@ def agent_call(server: ServerState, op: str, sock_timeout: float = 150.0, **para
 
 
 def predistribute(st: LabState, networks: Sequence[str], per_server: int, timeout: float = 120.0) -> float:
-    """Fill every server's local pool with `per_server` profiles of each network (the controller pushes
-    them to the switches at allocation time).  Returns the seconds it took."""
+    """Step 1 of the seed: fill every server's local pool with `per_server` profiles of each network, and
+    wait until every switch holds every one of those profiles (the controller pushes them to the switches
+    in the background as it allocates them).  Returns the seconds it took."""
     began = time.perf_counter()
     for server in st.servers:
         for network in networks:
             agent_call(server, "prepare", timeout=timeout, network=network, count=per_server)
+    with client(st) as c:
+        wanted = {p["mac"] for server in st.servers for p in c.pool(server.name)}
+    deadline = time.monotonic() + timeout
+    for switch in st.switches:
+        while True:
+            held = {p["mac"] for p in jsonline.call(switch.socket, "held", timeout=30.0)}
+            if wanted <= held:
+                break
+            if time.monotonic() > deadline:
+                raise Unavailable(
+                    f"switch {switch.name} still lacks {len(wanted - held)} pre-distributed profile(s)"
+                )
+            time.sleep(0.05)
     return time.perf_counter() - began
 
 
@@ -151,7 +165,7 @@ def _fill(s: Started, wired: dict[str, Any]) -> None:
         s.hot_path_ms = float(ready)
 
 
-def _network_ready(st: LabState, started: Sequence[Started], timeout: float = 30.0) -> None:
+def _network_ready(st: LabState, started: Sequence[Started], timeout: float = 5.0) -> None:
     """Network-ready = the ToR admitted the container's MAC on its port (its first frame arrived there):
     taken from the switch agents' admission times against the agent's detection time (same clock)."""
     pending = {s.mac: s for s in started if s.mac and not s.error}

@@ -51,7 +51,7 @@ def render(
         ax.set_yticks(range(len(names)))
         ax.set_yticklabels([])
         ax.invert_yaxis()
-        ax.set_xlabel("ms since pre-distribution finished (symlog)")
+        ax.set_xlabel("ms since its start was detected (symlog)")
         ax.set_xscale("symlog", linthresh=1.0)
         ax.set_xlim(left=min(0.0, *offsets), right=max(offsets) * 3 + 1)
     ax.set_title("one container, the seed's steps")
