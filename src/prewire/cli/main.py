@@ -45,7 +45,7 @@ def _load(name: str) -> click.Command | None:
         single = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
         single.command(name)(target)
         return typer.main.get_command(single)
-    command = typer.main.get_command(target)
+    command = typer.main.get_group(target)  # a group even with one sub-command (`agent run`)
     command.name = name
     return command
 
