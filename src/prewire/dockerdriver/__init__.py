@@ -1,0 +1,1 @@
+"""Docker libnetwork remote network driver `prewire` (unix socket under /run/docker/plugins)."""
