@@ -8,8 +8,11 @@ release everything -> leak check -> lab down.
 from __future__ import annotations
 
 import contextlib
+import math
+import os
 import subprocess
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -123,19 +126,38 @@ def plan(
 
 
 def burst(
-    st: LabState, wanted: Sequence[tuple[str, str, ServerState]], progress: Progress | None = None
+    st: LabState,
+    wanted: Sequence[tuple[str, str, ServerState]],
+    progress: Progress | None = None,
+    staged: bool = False,
 ) -> tuple[list[Started], float]:
-    """Start every container as fast as the runtime can, then collect each one's wiring from its agent.
-    Returns the containers and the burst duration (first start -> last container wired)."""
-    began = time.perf_counter()
+    """Start every container, then collect each one's wiring from its agent.
+
+    Unstaged: containers are created one after the other and each agent wires them as they appear; the
+    duration (first creation -> last wired) includes the runtime's own creation cost.  Staged: every
+    container (netns + keeper) is created first where no agent looks, then all of them are published to
+    the agents at once (one rename each): a burst of simultaneous starts, and the duration is prewire's
+    alone (first start published -> last container wired, from the agents' own clocks)."""
     started: list[Started] = []
+    published = time.time()
+    began = time.perf_counter()
     for name, network, server in wanted:
-        record = runtime.create_container(server.runtime_dir, name, network)
+        runtime_dir = _staging(server) if staged else server.runtime_dir
+        record = runtime.create_container(runtime_dir, name, network)
         started.append(
             Started(
                 name, network.split("/")[0], network, server.name, str(record.get("netns", f"pwct-{name}"))
             )
         )
+    if staged:
+        servers = {s.name: s for s in st.servers}
+        published = time.time()
+        for s in started:
+            server = servers[s.server]
+            os.rename(
+                os.path.join(_staging(server), f"{s.name}.json"),
+                os.path.join(server.runtime_dir, f"{s.name}.json"),
+            )
     by_server: dict[str, list[Started]] = {}
     for s in started:
         by_server.setdefault(s.server, []).append(s)
@@ -150,8 +172,23 @@ def burst(
             if progress:
                 progress(done)
     duration = time.perf_counter() - began
+    if staged:
+        ends = [
+            float(s.timings["detected_unix"]) + float(s.timings["ready"]) / 1000.0
+            for s in started
+            if isinstance(s.timings.get("detected_unix"), int | float)
+            and isinstance(s.timings.get("ready"), int | float)
+        ]
+        duration = (max(ends) - published) if ends else math.nan
     _network_ready(st, started)
     return started, duration
+
+
+def _staging(server: ServerState) -> str:
+    """Where staged containers wait, unseen by the agent (next to its runtime dir, same filesystem)."""
+    path = server.runtime_dir.rstrip("/") + ".staging"
+    os.makedirs(path, exist_ok=True)
+    return path
 
 
 def _fill(s: Started, wired: dict[str, Any]) -> None:
@@ -188,18 +225,22 @@ def _network_ready(st: LabState, started: Sequence[Started], timeout: float = 5.
 
 
 def release(st: LabState, started: Sequence[Started], progress: Progress | None = None) -> float:
-    """Stop every container; returns seconds until every agent reports no binding left."""
-    began = time.perf_counter()
+    """Stop these containers; returns the seconds until their servers' agents hold none of their
+    bindings any more (other containers may stay)."""
     servers = {s.name: s for s in st.servers}
+    mine = Counter(s.server for s in started if not s.error)
+    target = {name: int(agent_call(servers[name], "status")["bindings"]) - n for name, n in mine.items()}
+    began = time.perf_counter()
     for i, s in enumerate(started, 1):
         runtime.remove_container(servers[s.server].runtime_dir, s.name)
         if progress:
             progress(i)
     deadline = time.monotonic() + 120.0
-    while time.monotonic() < deadline:
-        if all(agent_call(server, "status")["bindings"] == 0 for server in st.servers):
-            break
-        time.sleep(0.02)
+    pending = dict(target)
+    while pending and time.monotonic() < deadline:
+        pending = {n: t for n, t in pending.items() if int(agent_call(servers[n], "status")["bindings"]) > t}
+        if pending:
+            time.sleep(0.01)
     return time.perf_counter() - began
 
 
