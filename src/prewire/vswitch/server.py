@@ -1,10 +1,14 @@
-"""A server's virtual switch: the tenant VLAN of each container port, through OpenFlow only.
+"""A server's virtual switch: the tenant VLAN of each pre-wired port, through OpenFlow only.
 
-Pipeline (cookies carry the VLAN and port so a restarted agent reads its attachments back):
-  table 0  in_port=P,eth_src=MAC -> push VLAN V, goto 1   | in_port=uplink -> goto 1 | miss: drop
-  table 1  vlan=V,eth_dst=MAC -> pop, output P             (known local container)
-           vlan=V,eth_dst=multicast -> uplink + pop + every local port of V   (flood; OVS skips in_port)
-           vlan=V -> uplink                                (remote unicast)      | miss: drop
+A port carries one VLAN; every container of that VLAN on this server is a macvlan of the port (see
+docs/agent.md), so the vswitch is a VLAN access switch per port and the ToR enforces which MAC may use
+which VLAN (AMPP).  Pipeline (cookies carry the VLAN and port, so a restarted agent reads the ports back):
+  table 0  eth_type=leave -> drop (only the agent may say a MAC left)
+           in_port=P -> push VLAN V, goto 1                  | in_port=uplink -> goto 1 | miss: drop
+  table 1  vlan=V -> uplink + pop + every local port of V     (OVS never sends a frame back to in_port)
+Attaching a MAC to a port that already carries its VLAN changes no flow at all: the hot path only sends
+the MAC's announcement (a tagged RARP, so the ToR admits it before the container speaks).  Flow mods
+happen when a VLAN gains or loses a port on this server, i.e. once per VLAN, not per container.
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ from prewire.openflow.codec import Match
 log = logging.getLogger(__name__)
 OVS_RUNDIR = "/var/run/openvswitch"
 KIND_BASE, KIND_PORT, KIND_VLAN = 1, 2, 3
-MULTICAST = "01:00:00:00:00:00"
+LEAVE_ETHERTYPE = 0x88B5  # must match prewire.switchagent.ampp.LEAVE_ETHERTYPE (kept apart: no import)
+PRIO_PORT, PRIO_UPLINK, PRIO_LEAVE = 100, 50, 200
 cookie = codec.pw_cookie
 
 
@@ -32,9 +37,6 @@ def rarp_frame(mac: str) -> bytes:
     raw = codec.mac_bytes(mac)
     body = struct.pack("!HHBBH", 1, 0x0800, 6, 4, 3) + raw + bytes(4) + raw + bytes(4)
     return (b"\xff" * 6 + raw + struct.pack("!H", 0x8035) + body).ljust(60, b"\0")
-
-
-LEAVE_ETHERTYPE = 0x88B5  # must match prewire.switchagent.ampp.LEAVE_ETHERTYPE (kept apart: no import)
 
 
 def leave_frame(mac: str) -> bytes:
@@ -51,7 +53,8 @@ class Attachment:
 
 
 class ServerVSwitch:
-    """OpenFlow client of one server bridge (`<rundir>/<bridge>.mgmt`); attach/detach are flow mods.
+    """OpenFlow client of one server bridge (`<rundir>/<bridge>.mgmt`); attach/detach cost flow mods only
+    when a VLAN gains or loses a port here.
 
     `uplink_ofport` 0 means a server without uplink (local switching only).  Every `announce_interval`
     seconds (0: never) the attached MACs are re-announced on the uplink so that the ToR does not age
@@ -65,25 +68,21 @@ class ServerVSwitch:
         self.path = os.path.join(rundir, f"{bridge}.mgmt")
         self.announce_interval = announce_interval
         self._conn: OFConnection | None = None
-        # (ofport, MAC) -> attachment: containers of one VLAN share that VLAN's port on this server (their
-        # interfaces are macvlans of it), so a port carries many MACs and the flood flow of a VLAN only
-        # changes when the VLAN gains or loses a port, not with every container (flat attach cost).
-        self._ports: dict[tuple[int, str], Attachment] = {}
+        self._macs: dict[tuple[int, str], Attachment] = {}  # (ofport, MAC) -> attachment
+        self._port_vlan: dict[int, int] = {}  # ofport -> VLAN, for ports with at least one MAC
         self._lock = asyncio.Lock()
         self._announcer: asyncio.Task[None] | None = None
 
     async def connect(self) -> None:
-        """Open the channel and read back the attachments already installed (agent restart)."""
+        """Open the channel and read back the VLAN of every port already set up (agent restart); the
+        MACs themselves are re-attached by the agent's reconcile (announcements only)."""
         self._conn = await OFConnection.open_unix(self.path)
         payload = await self._conn.multipart(
             codec.flow_stats_request(0, cookie(KIND_PORT), codec.COOKIE_KIND_MASK)
         )
-        found = {}
         for flow in codec.parse_flow_stats(payload):
-            m = flow.match
-            if m.in_port is not None and m.eth_src is not None:
-                found[(m.in_port, m.eth_src)] = Attachment(m.in_port, m.eth_src, (flow.cookie >> 32) & 0xFFF)
-        self._ports = {**self._ports, **found}
+            if flow.match.in_port is not None:
+                self._port_vlan.setdefault(flow.match.in_port, (flow.cookie >> 32) & 0xFFF)
         if self.announce_interval > 0 and self._announcer is None:
             self._announcer = asyncio.create_task(self._announce_loop())
 
@@ -97,8 +96,8 @@ class ServerVSwitch:
                 await self.connect()
                 assert self._conn is not None
                 msgs = self._base_msgs()
-                for vlan in sorted({a.vlan for a in self._ports.values()}):
-                    msgs += [m for a in self._ports.values() if a.vlan == vlan for m in self._port_msgs(a)]
+                msgs += [self._port_flow(p, v) for p, v in sorted(self._port_vlan.items())]
+                for vlan in sorted(set(self._port_vlan.values())):
                     msgs += self._vlan_msgs(vlan)
                 await self._conn.transact(msgs)
             return self._conn
@@ -108,8 +107,9 @@ class ServerVSwitch:
         msgs = [
             codec.flow_mod(codec.ADD, Match(), table_id=0, priority=0, cookie=base),
             codec.flow_mod(codec.ADD, Match(), table_id=1, priority=0, cookie=base),
-            # only the agent (packet-out) may say that a MAC left: containers cannot forge it
-            codec.flow_mod(codec.ADD, Match(eth_type=LEAVE_ETHERTYPE), table_id=0, priority=200, cookie=base),
+            codec.flow_mod(
+                codec.ADD, Match(eth_type=LEAVE_ETHERTYPE), table_id=0, priority=PRIO_LEAVE, cookie=base
+            ),
         ]
         if self.uplink > 0:
             msgs.append(
@@ -118,7 +118,7 @@ class ServerVSwitch:
                     Match(in_port=self.uplink),
                     [codec.goto_table(1)],
                     table_id=0,
-                    priority=50,
+                    priority=PRIO_UPLINK,
                     cookie=base,
                 )
             )
@@ -128,10 +128,14 @@ class ServerVSwitch:
         await (await self._channel()).transact(self._base_msgs())
 
     def attachments(self) -> list[Attachment]:
-        return sorted(self._ports.values())
+        return sorted(self._macs.values())
+
+    def ports(self) -> dict[int, int]:
+        """{ofport: VLAN} of the ports that carry a VLAN."""
+        return dict(self._port_vlan)
 
     async def attach(self, ofport: int, mac: str, vlan: int, announce: bool = True) -> None:
-        """Put port `ofport` (container MAC `mac`) on VLAN `vlan`: hot path, flow mods only.
+        """Put container MAC `mac` behind port `ofport` on VLAN `vlan` (hot path).
 
         With `announce`, a tagged RARP from the MAC goes out of the uplink right away, so the ToR (AMPP)
         admits the VLAN on the uplink before the container sends its first frame."""
@@ -142,32 +146,54 @@ class ServerVSwitch:
         att = Attachment(ofport, codec.mac_str(codec.mac_bytes(mac)), vlan)
         conn = await self._channel()
         msgs: list[bytes] = []
-        for old in [a for a in self._ports.values() if a.mac == att.mac and a != att]:  # the MAC moved
-            msgs += self._detach_msgs(old)
-        before = self._vlan_ports(vlan)
-        self._ports[(ofport, att.mac)] = att
-        msgs += self._port_msgs(att)
-        if self._vlan_ports(vlan) != before:
-            msgs += self._vlan_msgs(vlan)
-        if announce and self.uplink > 0:
-            msgs.append(self._announce_msg(att))
-        await conn.transact(msgs)
+        for old in [a for a in self._macs.values() if a.mac == att.mac and a != att]:  # the MAC moved
+            msgs += self._forget(old)
+        if self._port_vlan.get(ofport) not in (None, vlan):  # the port changes VLAN: drop its old MACs
+            for old in [a for a in self._macs.values() if a.ofport == ofport]:
+                msgs += self._forget(old)
+        self._macs[(ofport, att.mac)] = att
+        if self._port_vlan.get(ofport) != vlan:
+            self._port_vlan[ofport] = vlan
+            msgs += [self._port_flow(ofport, vlan), *self._vlan_msgs(vlan)]
+        out = [self._announce_msg(att)] if announce and self.uplink > 0 else []
+        if msgs:
+            await conn.transact(msgs + out)
+        else:  # no flow changes: nothing to confirm, the announcement goes out in order
+            for m in out:
+                conn.send(m)
 
     async def detach(self, ofport: int, mac: str, vlan: int) -> None:
-        """Take port `ofport` off its VLAN; its frames are dropped afterwards.  Idempotent."""
-        att = self._ports.get((ofport, codec.mac_str(codec.mac_bytes(mac))))
+        """Forget MAC `mac` on port `ofport`; the port leaves its VLAN with its last MAC.  Idempotent.
+        A leave frame tells the ToR to take the MAC's profile off the port now."""
+        att = self._macs.get((ofport, codec.mac_str(codec.mac_bytes(mac))))
         if att is None:
             return
         conn = await self._channel()
-        msgs = self._detach_msgs(att)
+        msgs = self._forget(att)
+        out = []
         if self.uplink > 0:
             tag = [codec.push_vlan(), codec.set_vlan_vid(att.vlan), codec.output(self.uplink)]
-            msgs.append(codec.packet_out(leave_frame(att.mac), tag))
-        await conn.transact(msgs)
+            out.append(codec.packet_out(leave_frame(att.mac), tag))
+        if msgs:
+            await conn.transact(msgs + out)
+        else:
+            for m in out:
+                conn.send(m)
+
+    def _forget(self, att: Attachment) -> list[bytes]:
+        """Drop an attachment; flow mods only if its port is left without MAC."""
+        self._macs.pop((att.ofport, att.mac), None)
+        if any(a.ofport == att.ofport for a in self._macs.values()):
+            return []
+        vlan = self._port_vlan.pop(att.ofport, None)
+        msgs = [
+            codec.flow_mod(codec.DELETE_STRICT, Match(in_port=att.ofport), table_id=0, priority=PRIO_PORT)
+        ]
+        return msgs + (self._vlan_msgs(vlan) if vlan is not None else [])
 
     async def announce(self) -> None:
         """Re-announce every attached MAC on the uplink."""
-        if self.uplink > 0 and self._ports:
+        if self.uplink > 0 and self._macs:
             conn = await self._channel()
             await conn.transact([self._announce_msg(a) for a in self.attachments()])
 
@@ -184,71 +210,34 @@ class ServerVSwitch:
         return codec.packet_out(rarp_frame(att.mac), actions)
 
     @staticmethod
-    def _port_msgs(att: Attachment) -> list[bytes]:
-        ck = cookie(KIND_PORT, att.vlan, att.ofport)
-        tag = [codec.apply_actions([codec.push_vlan(), codec.set_vlan_vid(att.vlan)]), codec.goto_table(1)]
-        untag = [codec.apply_actions([codec.pop_vlan(), codec.output(att.ofport)])]
-        return [
-            codec.flow_mod(
-                codec.ADD,
-                Match(in_port=att.ofport, eth_src=att.mac),
-                tag,
-                table_id=0,
-                priority=100,
-                cookie=ck,
-            ),
-            codec.flow_mod(
-                codec.ADD,
-                Match(vlan_vid=att.vlan, eth_dst=att.mac),
-                untag,
-                table_id=1,
-                priority=100,
-                cookie=ck,
-            ),
-        ]
-
-    def _vlan_ports(self, vlan: int) -> set[int]:
-        return {a.ofport for a in self._ports.values() if a.vlan == vlan}
-
-    def _detach_msgs(self, att: Attachment) -> list[bytes]:
-        before = self._vlan_ports(att.vlan)
-        self._ports.pop((att.ofport, att.mac), None)
-        flood = self._vlan_msgs(att.vlan) if self._vlan_ports(att.vlan) != before else []
-        return [
-            codec.flow_mod(
-                codec.DELETE_STRICT, Match(in_port=att.ofport, eth_src=att.mac), table_id=0, priority=100
-            ),
-            codec.flow_mod(
-                codec.DELETE_STRICT, Match(vlan_vid=att.vlan, eth_dst=att.mac), table_id=1, priority=100
-            ),
-            *flood,
-        ]
+    def _port_flow(ofport: int, vlan: int) -> bytes:
+        tag = [codec.apply_actions([codec.push_vlan(), codec.set_vlan_vid(vlan)]), codec.goto_table(1)]
+        return codec.flow_mod(
+            codec.ADD,
+            Match(in_port=ofport),
+            tag,
+            table_id=0,
+            priority=PRIO_PORT,
+            cookie=cookie(KIND_PORT, vlan, ofport),
+        )
 
     def _vlan_msgs(self, vlan: int) -> list[bytes]:
-        """The VLAN's flood and remote-unicast flows for its current local ports (none: delete)."""
-        flood_match = Match(vlan_vid=vlan, eth_dst=MULTICAST, eth_dst_mask=MULTICAST)
-        local = sorted(a.ofport for a in self._ports.values() if a.vlan == vlan)
+        """The VLAN's flow for its current local ports (none: deleted)."""
+        local = sorted(p for p, v in self._port_vlan.items() if v == vlan)
         if not local:
-            return [
-                codec.flow_mod(codec.DELETE_STRICT, flood_match, table_id=1, priority=20),
-                codec.flow_mod(codec.DELETE_STRICT, Match(vlan_vid=vlan), table_id=1, priority=10),
-            ]
+            return [codec.flow_mod(codec.DELETE_STRICT, Match(vlan_vid=vlan), table_id=1, priority=20)]
         up = [codec.output(self.uplink)] if self.uplink > 0 else []
-        flood = [codec.apply_actions([*up, codec.pop_vlan(), *(codec.output(p) for p in local)])]
-        ck = cookie(KIND_VLAN, vlan)
-        msgs = [codec.flow_mod(codec.ADD, flood_match, flood, table_id=1, priority=20, cookie=ck)]
-        if up:
-            msgs.append(
-                codec.flow_mod(
-                    codec.ADD,
-                    Match(vlan_vid=vlan),
-                    [codec.apply_actions(up)],
-                    table_id=1,
-                    priority=10,
-                    cookie=ck,
-                )
+        actions = [codec.apply_actions([*up, codec.pop_vlan(), *(codec.output(p) for p in local)])]
+        return [
+            codec.flow_mod(
+                codec.ADD,
+                Match(vlan_vid=vlan),
+                actions,
+                table_id=1,
+                priority=20,
+                cookie=cookie(KIND_VLAN, vlan),
             )
-        return msgs
+        ]
 
     async def close(self) -> None:
         if self._announcer is not None:

@@ -71,12 +71,11 @@ def test_reconnect_reads_attachments_back(setup) -> None:  # type: ignore[no-unt
     again = ServerVSwitch(vs1.bridge, vs1.uplink)
     loop.run_until_complete(again.connect())
     try:
-        assert again.attachments() == [
-            Attachment(ports["a"], MAC["a"], 100),
-            Attachment(ports["c"], MAC["c"], 300),
-        ]
+        assert again.ports() == {ports["a"]: 100, ports["c"]: 300}  # the ports' VLANs, from the flows
+        loop.run_until_complete(again.attach(ports["c"], MAC["c"], 300))  # the agent's reconcile
+        assert again.attachments() == [Attachment(ports["c"], MAC["c"], 300)]
         loop.run_until_complete(again.detach(ports["c"], MAC["c"], 300))
-        assert again.attachments() == [Attachment(ports["a"], MAC["a"], 100)]
+        assert again.ports() == {ports["a"]: 100}
     finally:
         loop.run_until_complete(again.close())
 

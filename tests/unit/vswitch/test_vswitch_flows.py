@@ -23,18 +23,14 @@ def test_rarp_announcement() -> None:
 
 def test_port_and_vlan_flows() -> None:
     vs = ServerVSwitch("pwxswu", 1, rundir="/nonexistent", announce_interval=0)
-    tag, untag = (codec.parse_flow_mod(m[8:]) for m in vs._port_msgs(Attachment(5, MAC, 100)))
-    assert tag.match == Match(in_port=5, eth_src=MAC) and tag.table_id == 0
-    assert untag.match == Match(vlan_vid=100, eth_dst=MAC) and untag.output_ports() == [5]
-    vs._ports = {
-        (5, MAC): Attachment(5, MAC, 100),
-        (6, "02:00:00:00:00:0b"): Attachment(6, "02:00:00:00:00:0b", 100),
-    }
-    flood, remote = (codec.parse_flow_mod(m[8:]) for m in vs._vlan_msgs(100))
-    assert flood.output_ports() == [1, 5, 6] and remote.output_ports() == [1]
-    assert all(codec.parse_flow_mod(m[8:]).command == codec.DELETE_STRICT for m in vs._vlan_msgs(200))
+    tag = codec.parse_flow_mod(vs._port_flow(5, 100)[8:])
+    assert tag.match == Match(in_port=5) and tag.table_id == 0
+    vs._port_vlan = {5: 100, 6: 100, 7: 200}
+    (flood,) = (codec.parse_flow_mod(m[8:]) for m in vs._vlan_msgs(100))
+    assert flood.match == Match(vlan_vid=100) and flood.output_ports() == [1, 5, 6]
+    assert all(codec.parse_flow_mod(m[8:]).command == codec.DELETE_STRICT for m in vs._vlan_msgs(300))
     alone = ServerVSwitch("pwxswu", 0, rundir="/nonexistent", announce_interval=0)
-    alone._ports = dict(vs._ports)
+    alone._port_vlan = dict(vs._port_vlan)
     (local,) = (codec.parse_flow_mod(m[8:]) for m in alone._vlan_msgs(100))
     assert local.output_ports() == [5, 6]
 
@@ -46,13 +42,12 @@ def test_bad_attach_is_rejected_before_any_io() -> None:
             asyncio.run(vs.attach(ofport, MAC, vlan))
 
 
-def test_containers_sharing_a_vlan_port_rewrite_the_flood_flow_only_when_the_port_set_changes() -> None:
+def test_only_a_port_joining_or_leaving_its_vlan_changes_flows() -> None:
     vs = ServerVSwitch("pwxswu", 1, rundir="/nonexistent", announce_interval=0)
-    vs._ports[(5, MAC)] = Attachment(5, MAC, 100)
-    before = vs._vlan_ports(100)
-    vs._ports[(5, "02:00:00:00:00:0b")] = Attachment(5, "02:00:00:00:00:0b", 100)
-    assert vs._vlan_ports(100) == before == {5}
-    msgs = vs._detach_msgs(Attachment(5, MAC, 100))
-    assert len(msgs) == 2  # the MAC's own two flows; the VLAN still has port 5
-    msgs = vs._detach_msgs(Attachment(5, "02:00:00:00:00:0b", 100))
-    assert len(msgs) == 4  # ... and with the last MAC the VLAN's flood/remote flows go too
+    b = "02:00:00:00:00:0b"
+    vs._macs = {(5, MAC): Attachment(5, MAC, 100), (5, b): Attachment(5, b, 100)}
+    vs._port_vlan = {5: 100}
+    assert vs._forget(Attachment(5, MAC, 100)) == []  # port 5 still carries b: no flow changes
+    msgs = vs._forget(Attachment(5, b, 100))
+    assert len(msgs) == 2  # the last MAC: the port flow and the VLAN flow go
+    assert vs.ports() == {}
