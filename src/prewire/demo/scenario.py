@@ -224,15 +224,22 @@ def _network_ready(st: LabState, started: Sequence[Started], timeout: float = 5.
             time.sleep(0.1)
 
 
-def release(st: LabState, started: Sequence[Started], progress: Progress | None = None) -> float:
-    """Stop these containers; returns the seconds until their servers' agents hold none of their
-    bindings any more (other containers may stay)."""
+def release(
+    st: LabState, started: Sequence[Started], progress: Progress | None = None, staged: bool = False
+) -> float:
+    """Stop and remove these containers; returns the seconds until their servers' agents hold none of
+    their bindings any more (other containers may stay).  Staged: every container is stopped first (its
+    keeper killed, all at once), the time is taken until all are released, and only then are their
+    records and netns removed (the runtime's own clean-up is not counted)."""
     servers = {s.name: s for s in st.servers}
     mine = Counter(s.server for s in started if not s.error)
     target = {name: int(agent_call(servers[name], "status")["bindings"]) - n for name, n in mine.items()}
     began = time.perf_counter()
     for i, s in enumerate(started, 1):
-        runtime.remove_container(servers[s.server].runtime_dir, s.name)
+        if staged:
+            runtime.stop_container(servers[s.server].runtime_dir, s.name)
+        else:
+            runtime.remove_container(servers[s.server].runtime_dir, s.name)
         if progress:
             progress(i)
     deadline = time.monotonic() + 120.0
@@ -241,7 +248,12 @@ def release(st: LabState, started: Sequence[Started], progress: Progress | None 
         pending = {n: t for n, t in pending.items() if int(agent_call(servers[n], "status")["bindings"]) > t}
         if pending:
             time.sleep(0.01)
-    return time.perf_counter() - began
+    duration = time.perf_counter() - began
+    if staged:
+        for s in started:
+            with contextlib.suppress(PrewireError):
+                runtime.remove_container(servers[s.server].runtime_dir, s.name)
+    return duration
 
 
 def leaks(st: LabState, settle_s: float = 30.0) -> dict[str, int]:

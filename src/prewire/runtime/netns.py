@@ -118,6 +118,15 @@ def _kill(pid: int, started: int | None) -> None:
         os.waitpid(pid, 0)
 
 
+def stop_container(runtime_dir: str, name: str) -> bool:
+    """Stop the container (its keeper exits) but keep its record and netns until `remove_container`."""
+    record = read_record(_record_path(runtime_dir, name))
+    if record is None or not isinstance(record.get("pid"), int):
+        return False
+    _kill(record["pid"], record.get("start_time"))
+    return True
+
+
 def remove_container(runtime_dir: str, name: str, prefix: str = NETNS_PREFIX) -> bool:
     """Remove the record, the netns and the keeper (in that order: the agent sees the netns gone)."""
     path = _record_path(runtime_dir, name)
