@@ -48,6 +48,8 @@ def _probe(st: LabState, networks: list[str], level: int, probes: int) -> dict[s
         "hot_path": hot,
         "network_ready": ready,
         "errors": sum(1 for s in samples if s.error),
+        "hot_path_ms_all": [s.hot_path_ms for s in samples],
+        "network_ready_ms_all": [s.ready_ms for s in samples],
     }
 
 
@@ -76,12 +78,12 @@ def run(
     levels = sorted({lv for lv in LEVELS if lv < containers} | {containers})
     st = scenario.lab_up(servers, switches, say=lambda m: say(f"  {m}"))
     all_samples: list[scenario.Started] = []
+    curve: list[dict[str, Any]] = []
     try:
         networks = scenario.create_networks(st)
         per_server = math.ceil((containers + probes) / (servers * len(networks))) + 8
         result["predistribute_s"] = scenario.predistribute(st, networks, per_server)
         # Scale curve: grow the population to each level, probe it.
-        curve: list[dict[str, Any]] = []
         present: list[scenario.Started] = []
         for level in levels:
             grow = scenario.plan(level, st, networks, prefix="bg")[len(present) :]
@@ -160,8 +162,11 @@ def run(
             png,
             f"prewire bench: {containers} containers on {servers} servers",
             {
-                "prewire hot path": [s.hot_path_ms for s in all_samples],
-                "prewire network ready": [s.ready_ms for s in all_samples],
+                "prewire hot path, one at a time": [v for c in curve for v in c["hot_path_ms_all"]],
+                "prewire network ready, one at a time": [v for c in curve for v in c["network_ready_ms_all"]],
+                f"prewire network ready in a {containers}-start burst (queued)": [
+                    s.ready_ms for s in all_samples
+                ],
                 "CNI bridge ADD": result["peers"]["cni_bridge"]["add_ms_all"],
                 "ovs-vsctl add-port": result["peers"]["ovs_vsctl"]["add_ms_all"],
             },

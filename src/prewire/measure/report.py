@@ -22,8 +22,9 @@ def render(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = 3 if bars else 2
-    fig, axes = plt.subplots(1, panels, figsize=(6.5 * panels, 4.8))
+    panels = 1 + bool(timeline) + bool(bars)
+    fig, axes_ = plt.subplots(1, panels, figsize=(6.5 * panels, 4.8), squeeze=False)
+    axes = list(axes_[0])
     ax = axes[0]
     for name, values in latencies.items():
         data = sorted(v for v in values if not math.isnan(v))
@@ -39,8 +40,8 @@ def render(
     ax.legend(fontsize=8, loc="lower right")
     ax.grid(True, which="both", alpha=0.3)
 
-    ax = axes[1]
     if timeline:
+        ax = axes[1]
         names = [step for step, _ in timeline]
         offsets = [ms for _, ms in timeline]
         ax.plot(offsets, range(len(names)), marker="o")
@@ -54,11 +55,11 @@ def render(
         ax.set_xlabel("ms since its start was detected (symlog)")
         ax.set_xscale("symlog", linthresh=1.0)
         ax.set_xlim(left=min(0.0, *offsets), right=max(offsets) * 3 + 1)
-    ax.set_title("one container, the seed's steps")
-    ax.grid(True, alpha=0.3)
+        ax.set_title("one container, the seed's steps")
+        ax.grid(True, alpha=0.3)
 
     if bars:
-        ax = axes[2]
+        ax = axes[-1]
         names = list(bars)
         ax.barh(names, [bars[n] for n in names])
         ax.axvline(SEED_REFERENCE_MS, color="grey", linestyle="--", label="seed 2015: 200 ms")
