@@ -60,14 +60,24 @@ class _LazyGroup(TyperGroup):
         return _load(cmd_name)
 
 
-cli = _LazyGroup(
-    name="prewire", help="prewire: per-tenant container VLANs wired in milliseconds.", no_args_is_help=True
+app = typer.Typer(
+    cls=_LazyGroup,
+    name="prewire",
+    help="prewire: per-tenant container VLANs wired in milliseconds.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
 )
+
+
+@app.callback()
+def _root() -> None:
+    """prewire: per-tenant container VLANs wired in milliseconds."""
 
 
 def main() -> None:
     try:
-        cli.main(prog_name="prewire", standalone_mode=True)
+        app(prog_name="prewire")
     except PrewireError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         sys.exit(1)
