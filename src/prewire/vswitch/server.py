@@ -164,14 +164,17 @@ class ServerVSwitch:
 
     async def detach(self, ofport: int, mac: str, vlan: int) -> None:
         """Forget MAC `mac` on port `ofport`; the port leaves its VLAN with its last MAC.  Idempotent.
-        A leave frame tells the ToR to take the MAC's profile off the port now."""
-        att = self._macs.get((ofport, codec.mac_str(codec.mac_bytes(mac))))
-        if att is None:
-            return
+        A leave frame tells the ToR to take the MAC's profile off the port now (also for a MAC this
+        vswitch no longer knows, e.g. after an agent restart)."""
+        key = (ofport, codec.mac_str(codec.mac_bytes(mac)))
+        att = self._macs.get(key)
         conn = await self._channel()
-        msgs = self._forget(att)
+        # unknown here (the agent restarted and this container is gone): still tell the ToR, which acts
+        # only if the MAC is admitted on this server's port with that VLAN
+        msgs = self._forget(att) if att is not None else []
+        att = att or Attachment(ofport, key[1], vlan)
         out = []
-        if self.uplink > 0:
+        if self.uplink > 0 and 1 <= att.vlan <= 4094:
             tag = [codec.push_vlan(), codec.set_vlan_vid(att.vlan), codec.output(self.uplink)]
             out.append(codec.packet_out(leave_frame(att.mac), tag))
         if msgs:
