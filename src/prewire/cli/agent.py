@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 
 import typer
 
 from prewire import jsonline
+from prewire.cli.output import print_json
 
 app = typer.Typer(no_args_is_help=True, help="The server agent: wires containers to their tenant VLAN.")
 
@@ -60,7 +60,7 @@ def run(
 
 def _call(state_dir: str, op: str) -> None:
     result = jsonline.call(os.path.join(state_dir, "agent.sock"), op, timeout=10.0)
-    typer.echo(json.dumps(result, indent=2, sort_keys=True))
+    print_json(result)
 
 
 @app.command("status")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from typing import Any
 
 import typer
 
+from prewire.cli.output import Row, cli_errors, emit
 from prewire.errors import NotFound, PrewireError, Unavailable
 from prewire.lab import containers, topology
 from prewire.lab import state as labstate
@@ -22,11 +22,6 @@ def _lab() -> LabState:
     if st is None or not st.servers:
         raise Unavailable("the lab is not up; run `prewire lab up` first")
     return st
-
-
-def _fail(exc: PrewireError) -> None:
-    typer.echo(f"error: {exc.message}", err=True)
-    raise typer.Exit(1)
 
 
 def _ms(value: Any, scale: float = 1000.0) -> str:
@@ -43,14 +38,12 @@ def run(
     as_json: bool = typer.Option(False, "--json", help="machine-readable output"),
 ) -> None:
     """Start a container on a tenant network and print its wiring."""
-    try:
+    with cli_errors():
         result = containers.run(_lab(), name, network, server=server, runtime=runtime, timeout=timeout)
-    except PrewireError as exc:
-        _fail(exc)
-        return
-    if as_json:
-        typer.echo(json.dumps(result, default=str))
-        return
+    emit(as_json, result, lambda r: _print_wiring(name, r), compact=True)
+
+
+def _print_wiring(name: str, result: Row) -> None:
     timings = result.get("timings")
     wired = timings.get("ready") if isinstance(timings, dict) else None  # ms after the agent detected it
     typer.echo(
@@ -63,11 +56,8 @@ def run(
 @app.command()
 def rm(name: str = typer.Argument(...)) -> None:
     """Stop a container; its agent releases its interface, port, addresses and switch VLAN."""
-    try:
+    with cli_errors():
         server = containers.rm(_lab(), name)
-    except PrewireError as exc:
-        _fail(exc)
-        return
     typer.echo(f"{name}: removed from {server}")
 
 
@@ -81,20 +71,8 @@ def exec_(ctx: typer.Context, name: str = typer.Argument(...)) -> None:
         typer.echo("error: no command given; use `prewire container exec NAME -- CMD...`", err=True)
         raise typer.Exit(2)
     netns = topology.container_netns(topology.check_container_name(name))
-    target = f"/run/netns/{netns}"
-    if not os.path.exists(target):
-        from prewire.lab import dockerrt
-
-        try:
-            target = f"/proc/{dockerrt.netns_pid(name)}/ns/net"
-        except PrewireError:
-            _fail(NotFound(f"no lab container {name!r} (netns or docker); see `prewire container list`"))
-    from pyroute2 import netns as pyr_netns
-
-    try:
-        pyr_netns.setns(target, flags=0)
-    except OSError as exc:
-        _fail(Unavailable(f"cannot enter the network namespace of {name}: {exc}"))
+    with cli_errors():
+        _enter_netns(name, f"/run/netns/{netns}")
     sys.stdout.flush()
     try:
         os.execvp(command[0], command)
@@ -103,17 +81,34 @@ def exec_(ctx: typer.Context, name: str = typer.Argument(...)) -> None:
         raise typer.Exit(127) from exc
 
 
+def _enter_netns(name: str, target: str) -> None:
+    """Enter the lab netns `target`, else the netns of the docker container `name`."""
+    if not os.path.exists(target):
+        from prewire.lab import dockerrt
+
+        try:
+            target = f"/proc/{dockerrt.netns_pid(name)}/ns/net"
+        except PrewireError:
+            raise NotFound(
+                f"no lab container {name!r} (netns or docker); see `prewire container list`"
+            ) from None
+    from pyroute2 import netns as pyr_netns
+
+    try:
+        pyr_netns.setns(target, flags=0)
+    except OSError as exc:
+        raise Unavailable(f"cannot enter the network namespace of {name}: {exc}") from None
+
+
 @app.command("list")
 def list_(as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
     """Every lab container with server, network, MAC, IP, VLAN."""
-    try:
+    with cli_errors():
         rows = containers.listing(_lab())
-    except PrewireError as exc:
-        _fail(exc)
-        return
-    if as_json:
-        typer.echo(json.dumps(rows, default=str))
-        return
+    emit(as_json, rows, _print_listing, compact=True)
+
+
+def _print_listing(rows: list[Row]) -> None:
     for row in rows:
         typer.echo(
             f"{row['name']:<20} {row['server']:<6} {row.get('network', '-'):<20} {row.get('mac', '-'):<18} "

@@ -1,4 +1,4 @@
-"""Where the CLI finds the controller and its token, plus output helpers shared by the CLI modules.
+"""Where the CLI finds the controller and its token, and one call to it (output helpers: prewire.cli.output).
 
 URL: --url, else $PREWIRE_URL, else the lab's /run/prewire/lab/lab.json "controller_url", else
 http://127.0.0.1:8700.  Token: --token, else $PREWIRE_TOKEN, else the file named by lab.json
@@ -8,22 +8,20 @@ http://127.0.0.1:8700.  Token: --token, else $PREWIRE_TOKEN, else the file named
 from __future__ import annotations
 
 import json
-import sys
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
+from prewire.cli.output import cli_errors
 from prewire.client import ControllerClient
-from prewire.errors import PrewireError, Unauthorized
+from prewire.errors import Unauthorized
 
 LAB_STATE = Path("/run/prewire/lab/lab.json")
 DEFAULT_URL = "http://127.0.0.1:8700"
 DEFAULT_TOKEN_FILE = Path("/var/lib/prewire/controller/admin.token")
+T = TypeVar("T")
 
 UrlOption = Annotated[
     str | None, typer.Option("--url", envvar="PREWIRE_URL", help="controller URL", show_default=False)
@@ -70,24 +68,7 @@ def client(url: str | None, token: str | None) -> ControllerClient:
     return ControllerClient(url, token)
 
 
-@contextmanager
-def cli_errors() -> Iterator[None]:
-    """Turn a PrewireError into one line on stderr and exit status 1."""
-    try:
-        yield
-    except PrewireError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        raise typer.Exit(1) from None
-
-
-def print_json(data: Any) -> None:
-    print(json.dumps(data, indent=2, sort_keys=True))
-
-
-def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    table = Table(title=title)
-    for col in columns:
-        table.add_column(col)
-    for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
-    Console().print(table)
+def call(url: str | None, token: str | None, op: Callable[[ControllerClient], T]) -> T:
+    """`op` on a client of the controller; a PrewireError becomes one error line and exit status 1."""
+    with cli_errors(), client(url, token) as c:
+        return op(c)

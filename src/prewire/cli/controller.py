@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from prewire.cli.context import cli_errors
+from prewire.cli.output import cli_errors
 from prewire.controller.service import DEFAULT_STATE_DIR, TOKEN_FILE
 
 app = typer.Typer(no_args_is_help=True, help="The controller daemon.")

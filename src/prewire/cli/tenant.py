@@ -6,15 +6,8 @@ from typing import Annotated
 
 import typer
 
-from prewire.cli.context import (
-    JsonOption,
-    TokenOption,
-    UrlOption,
-    cli_errors,
-    client,
-    print_json,
-    print_table,
-)
+from prewire.cli.context import JsonOption, TokenOption, UrlOption, call
+from prewire.cli.output import emit, table
 
 app = typer.Typer(no_args_is_help=True, help="Tenants (each gets its own token).")
 
@@ -27,28 +20,19 @@ def create(
     as_json: JsonOption = False,
 ) -> None:
     """Create a tenant and print its token (shown only once)."""
-    with cli_errors(), client(url, token) as c:
-        out = c.create_tenant(name)
-    if as_json:
-        print_json(out)
-    else:
-        print(f"tenant {out['name']} created; token: {out['token']}")
+    out = call(url, token, lambda c: c.create_tenant(name))
+    emit(as_json, out, lambda t: print(f"tenant {t['name']} created; token: {t['token']}"))
 
 
 @app.command("list")
 def list_(url: UrlOption = None, token: TokenOption = None, as_json: JsonOption = False) -> None:
     """List tenants."""
-    with cli_errors(), client(url, token) as c:
-        rows = c.list_tenants()
-    if as_json:
-        print_json(rows)
-    else:
-        print_table("tenants", ["name", "networks"], [(r["name"], r["networks"]) for r in rows])
+    rows = call(url, token, lambda c: c.list_tenants())
+    emit(as_json, rows, table("tenants", ["name", "networks"], lambda r: (r["name"], r["networks"])))
 
 
 @app.command("delete")
 def delete(name: str, url: UrlOption = None, token: TokenOption = None) -> None:
     """Delete a tenant that has no networks left."""
-    with cli_errors(), client(url, token) as c:
-        c.delete_tenant(name)
+    call(url, token, lambda c: c.delete_tenant(name))
     print(f"tenant {name} deleted")

@@ -1,4 +1,8 @@
-"""A private, throw-away PostgreSQL 15 cluster for the integration tier (initdb in a temp dir, unix socket)."""
+"""A private, throw-away PostgreSQL 15 cluster for the integration tier (initdb in a temp dir, unix socket).
+
+Conftests get the fixtures `pg_admin_url` (the cluster, per session) and `pg_url` (a fresh database per
+test) with `from tests.integration.store.pg_cluster import pg_admin_url, pg_url  # noqa: F401`.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,8 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+import pytest
 
 BIN_DIRS = ("/usr/lib/postgresql/15/bin", "/usr/local/bin", "/usr/bin")
 _counter = itertools.count()
@@ -68,3 +74,14 @@ def fresh_database(admin_url: str) -> str:
     with psycopg.connect(host=host, user="postgres", dbname="postgres", autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     return f"postgresql+psycopg://postgres@/{name}?host={host}"
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> Iterator[str]:
+    with postgres_cluster() as url:
+        yield url
+
+
+@pytest.fixture
+def pg_url(pg_admin_url: str) -> str:
+    return fresh_database(pg_admin_url)
