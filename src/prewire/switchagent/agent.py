@@ -110,7 +110,9 @@ class SwitchAgent:
         metered = await self._packet_in_meter(conn)
         await self._refresh_ports(conn)
         self.ampp.trunks = self._trunk_ofports()
-        await conn.transact(self.ampp.base_flows(metered) + self.ampp.restore(flows))
+        # a reconnect (not a start) remembers the admissions of the lost channel, on ports that still exist
+        remembered = [a for a in self.ampp.admissions() if a.port in self._port_names]
+        await conn.transact(self.ampp.base_flows(metered) + self.ampp.restore(flows, remembered))
         self.conn = conn
         conn.on_message = self._on_message
         for mtype, body in backlog:

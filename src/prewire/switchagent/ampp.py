@@ -283,8 +283,12 @@ class Ampp:
             )
         return msgs
 
-    def restore(self, flows: Sequence[codec.FlowStats]) -> list[bytes]:
-        """Rebuild state from the bridge's flows (agent restart) and converge them on the table."""
+    def restore(self, flows: Sequence[codec.FlowStats], remembered: Sequence[Admission] = ()) -> list[bytes]:
+        """Rebuild state from the bridge's flows and converge them on the table.
+
+        After an agent restart the flows are the memory.  After a lost channel (ovs-vswitchd restarted
+        and lost every flow) the agent still `remembered` its admissions: those whose profile still holds
+        come back too, so containers that only listen stay reachable."""
         self.where.clear()
         self._flooding.clear()
         msgs: list[bytes] = []
@@ -297,6 +301,10 @@ class Ampp:
             if profile is None or profile.vlan != a.vlan or a.mac in self.where:
                 msgs.append(self._unadmit_flow(a))
             else:
+                self.where[a.mac] = a
+        for a in remembered:
+            profile = self.table.get(a.mac)
+            if a.mac not in self.where and profile is not None and profile.vlan == a.vlan:
                 self.where[a.mac] = a
         live_fdb = {(a.vlan, a.mac) for a in self.where.values()}
         vlans = {a.vlan for a in self.where.values()}

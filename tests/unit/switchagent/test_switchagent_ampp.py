@@ -118,6 +118,18 @@ def test_restore_keeps_valid_admissions_and_drops_stale_flows(ampp: Ampp) -> Non
     assert flood(ampp.restore(flows), 100) == [1]
 
 
+def test_restore_after_a_lost_channel_reinstalls_the_remembered_admissions(ampp: Ampp) -> None:
+    """ovs-vswitchd restarted: the bridge has no flow left, the agent still knows its admissions."""
+    ampp.on_frame(1, frame(A, 100), now=0)
+    remembered = ampp.admissions()
+    stale = Admission(2, "02:00:00:00:00:99", 100)  # its profile was removed meanwhile
+    msgs = mods(ampp.restore([], [*remembered, stale]))
+    assert ampp.admissions() == [Admission(1, A, 100)]
+    added = {(f.table_id, f.match) for f in msgs if f.command == codec.ADD}
+    assert (0, Match(in_port=1, eth_src=A, vlan_vid=100)) in added
+    assert flood(ampp.restore([]), 100) is None  # a fresh start remembers nothing
+
+
 def test_base_flows_send_misses_to_the_controller(ampp: Ampp) -> None:
     miss, leave, untagged, drop = [f for f in mods(ampp.base_flows()) if f.command == codec.ADD]
     assert miss.priority == 0 and miss.output_ports() == [codec.CONTROLLER]
