@@ -72,6 +72,8 @@ class ServerVSwitch:
         self._port_vlan: dict[int, int] = {}  # ofport -> VLAN, for ports with at least one MAC
         self._lock = asyncio.Lock()
         self._announcer: asyncio.Task[None] | None = None
+        self._watchdog: asyncio.Task[None] | None = None
+        self.reconnects = 0
 
     async def connect(self) -> None:
         """Open the channel and read back the VLAN of every port already set up (agent restart); the
@@ -85,6 +87,8 @@ class ServerVSwitch:
                 self._port_vlan.setdefault(flow.match.in_port, (flow.cookie >> 32) & 0xFFF)
         if self.announce_interval > 0 and self._announcer is None:
             self._announcer = asyncio.create_task(self._announce_loop())
+        if self._watchdog is None:
+            self._watchdog = asyncio.create_task(self._watch())
 
     async def _channel(self) -> OFConnection:
         """The open channel; after a lost one (ovs-vswitchd restarted) reconnect and re-install."""
@@ -100,7 +104,27 @@ class ServerVSwitch:
                 for vlan in sorted(set(self._port_vlan.values())):
                     msgs += self._vlan_msgs(vlan)
                 await self._conn.transact(msgs)
+                self.reconnects += 1
             return self._conn
+
+    async def _watch(self) -> None:
+        """Restore the flows as soon as a lost channel can be reopened (an ovs-vswitchd restart loses
+        every flow), without waiting for the next attach, then re-announce every MAC to the ToR."""
+        failures = 0
+        while True:
+            conn = self._conn
+            if conn is not None and not conn.closed.is_set():
+                await conn.closed.wait()
+                continue
+            try:
+                await self._channel()
+                await self.announce()
+                failures = 0
+            except PrewireError as exc:
+                if failures % 50 == 0:  # every ~10 s while the bridge is away
+                    log.warning("vswitch %s: %s; retrying", self.bridge, exc.message)
+                failures += 1
+                await asyncio.sleep(0.2)
 
     def _base_msgs(self) -> list[bytes]:
         base = cookie(KIND_BASE)
@@ -243,11 +267,12 @@ class ServerVSwitch:
         ]
 
     async def close(self) -> None:
-        if self._announcer is not None:
-            self._announcer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._announcer
-            self._announcer = None
+        for task in (self._watchdog, self._announcer):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._watchdog = self._announcer = None
         if self._conn is not None:
             await self._conn.close()
             self._conn = None
