@@ -2,15 +2,25 @@
 # Start Open vSwitch (userspace datapath) and dockerd if they are not running. Idempotent.
 set -euo pipefail
 
-alive() { [[ -f $1 ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# A daemon killed a moment ago can still be a zombie (its threads exiting): that is not running.
+alive() {
+  local pid
+  [[ -f $1 ]] && pid=$(cat "$1") && [[ -r /proc/$pid/stat ]] || return 1
+  [[ $(cut -d')' -f2 "/proc/$pid/stat" | cut -d' ' -f2) != [ZX] ]]
+}
 
-if ! alive /var/run/openvswitch/ovs-vswitchd.pid || ! alive /var/run/openvswitch/ovsdb-server.pid; then
-  # A killed OVS leaves pid files behind; ovs-ctl copes, but stale lock files are removed first.
-  rm -f /var/run/openvswitch/*.pid /etc/openvswitch/.conf.db.~lock~ 2>/dev/null || true
-  /usr/share/openvswitch/scripts/ovs-ctl start --system-id=random --no-ovs-vswitchd >/dev/null 2>&1 ||
-    /usr/share/openvswitch/scripts/ovs-ctl start --system-id=random --no-ovs-vswitchd
-  /usr/share/openvswitch/scripts/ovs-ctl start --system-id=random --no-ovsdb-server >/dev/null 2>&1 ||
-    /usr/share/openvswitch/scripts/ovs-ctl start --system-id=random --no-ovsdb-server
+# Each OVS daemon is started only if it is not running; a killed one leaves its pid file (and
+# ovsdb-server its lock file) behind, removed first so that ovs-ctl does not take it for a live one.
+OVS_CTL=/usr/share/openvswitch/scripts/ovs-ctl
+if ! alive /var/run/openvswitch/ovsdb-server.pid; then
+  rm -f /var/run/openvswitch/ovsdb-server.pid /etc/openvswitch/.conf.db.~lock~
+  "$OVS_CTL" start --system-id=random --no-ovs-vswitchd >/dev/null 2>&1 ||
+    "$OVS_CTL" start --system-id=random --no-ovs-vswitchd
+fi
+if ! alive /var/run/openvswitch/ovs-vswitchd.pid; then
+  rm -f /var/run/openvswitch/ovs-vswitchd.pid
+  "$OVS_CTL" start --system-id=random --no-ovsdb-server >/dev/null 2>&1 ||
+    "$OVS_CTL" start --system-id=random --no-ovsdb-server
 fi
 
 if command -v dockerd >/dev/null; then

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -121,3 +122,20 @@ class ControllerProc:
         """Tracebacks / internal errors the controller logged."""
         text = self.tail(10_000_000)
         return [ln for ln in text.splitlines() if "Traceback" in ln or "internal error" in ln]
+
+
+class Pinger:
+    """`ping -D -i interval` from a container's netns to an IP, stopped by PID; the replies by sequence."""
+
+    REPLY = re.compile(r"^\[(\d+\.\d+)\] .*icmp_seq=(\d+) ")
+
+    def __init__(self, ns: str, ip: str, interval: float, count: int = 3000) -> None:
+        cmd = ["ip", "netns", "exec", ns, "ping", "-n", "-D", "-i", str(interval), "-c", str(count), ip]
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+
+    def stop(self) -> dict[int, float]:
+        """Sequence -> reply time (epoch seconds) of every answered echo."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        out, _err = self.proc.communicate(timeout=20)
+        return {int(m[2]): float(m[1]) for m in map(self.REPLY.match, out.splitlines()) if m}

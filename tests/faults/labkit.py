@@ -92,3 +92,28 @@ def lab(request: pytest.FixtureRequest) -> Iterator[LabState]:
     finally:
         scenario.lab_down()
         assert scenario.leftovers() == []
+
+
+OVS_RUNDIR = Path("/var/run/openvswitch")
+SERVICES = Path(__file__).resolve().parents[2] / "scripts" / "services.sh"
+
+
+def kill9_ovs() -> list[int]:
+    """SIGKILL ovs-vswitchd, then ovsdb-server (the PIDs in their pid files: the project's set-up started
+    them); returns the PIDs once both are gone.  A crash: no flow is saved, every flow is lost."""
+    pids = []
+    for daemon in ("ovs-vswitchd", "ovsdb-server"):
+        pid = int((OVS_RUNDIR / f"{daemon}.pid").read_text().strip())
+        os.kill(pid, signal.SIGKILL)
+        pids.append(pid)
+    wait_for(lambda: all(map(_gone, pids)), 30, "OVS daemons to die", 0.01)
+    return pids
+
+
+def _gone(pid: int) -> bool:
+    return not Path(f"/proc/{pid}").exists()  # reaped, every thread done (a zombie may still hold locks)
+
+
+def start_ovs() -> None:
+    """Start OVS the way the project's set-up does (scripts/services.sh: only what is not running)."""
+    subprocess.run(["bash", str(SERVICES)], check=True, capture_output=True, timeout=120)

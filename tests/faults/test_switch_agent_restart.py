@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import re
 import signal
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +15,7 @@ import pytest
 from pyroute2 import NetNS
 
 from tests.faults.attackkit import TorLab
-from tests.faults.faults_support import report
+from tests.faults.faults_support import Pinger, report
 from tests.integration.switchagent.pwxsw_agent import wait_for
 from tests.integration.switchagent.pwxsw_fabric import leftovers
 
@@ -34,7 +32,6 @@ CONTAINERS = {
 NEW = ("n", 1, "02:5d:00:00:00:1e", "10.235.0.4", 200)  # loaded and started only after the restart
 DOWN = ("d", 2, "02:5d:00:00:00:0d", "10.235.0.5", 100)  # loaded before, started while the agent is down
 PATIENCE = 30  # ping tries / wait seconds: the shared ovs-vswitchd may stall for seconds (see the report)
-REPLY = re.compile(r"^\[(\d+\.\d+)\] .*icmp_seq=(\d+) ")
 FIGURES: dict[str, Any] = {}
 
 
@@ -69,21 +66,6 @@ def static_neighbour(ns: str, ip: str, mac: str) -> None:
         nsr.neigh("replace", dst=ip, lladdr=mac, ifindex=nsr.link_lookup(ifname="eth0")[0], state=0x80)
 
 
-class Pinger:
-    """`ping -D -i INTERVAL` from one container to an IP, stopped by PID; received replies by sequence."""
-
-    def __init__(self, ns: str, ip: str) -> None:
-        cmd = ["ip", "netns", "exec", ns, "ping", "-n", "-D", "-i", str(INTERVAL), "-c", "3000", ip]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-
-    def stop(self) -> dict[int, float]:
-        """Sequence -> reply time (epoch seconds) of every answered echo."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-        out, _err = self.proc.communicate(timeout=20)
-        return {int(m[2]): float(m[1]) for m in map(REPLY.match, out.splitlines()) if m}
-
-
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM], ids=["kill9", "sigterm"])
 def test_switch_agent_restart_under_traffic(lab: TorLab, sig: signal.Signals) -> None:
     agent = lab.agent
@@ -93,7 +75,7 @@ def test_switch_agent_restart_under_traffic(lab: TorLab, sig: signal.Signals) ->
     held, active = agent.call("held"), agent.active()
     pid = agent.proc.pid
 
-    pinger = Pinger(lab.fab.netns("a"), CONTAINERS["b"][2])
+    pinger = Pinger(lab.fab.netns("a"), CONTAINERS["b"][2], INTERVAL)
     try:
         time.sleep(1.0)  # steady traffic before the fault
         t_kill = time.time()
