@@ -59,7 +59,8 @@ def test_bench_json_holds_every_figure(tmp_path: Path) -> None:
         assert {"p50", "p99"} <= set(level["hot_path"]) and {"p50", "p99"} <= set(level["network_ready"])
     assert data["burst"]["containers"] == 20 and data["burst"]["rate_per_s"] > 0
     assert not any(data["scale_in"]["leaks"].values())
-    assert {"cni_bridge", "ovs_vsctl"} <= set(data["peers"])
+    assert {"cni_bridge", "ovs_vsctl", "prewire_cni"} <= set(data["peers"])
+    assert data["peers"]["prewire_cni"]["errors"] == []
     assert data["peers"]["cni_bridge"]["errors"] == []
     assert {"agent", "switch_agent"} <= set(data["resources"])
     assert set(data["targets_met"]) >= {"hot_path_p50", "burst_1000", "scale_in_1000"}

@@ -1,7 +1,9 @@
 """Peers measured side by side with prewire on the same machine, in the same run.
 
 - the reference CNI `bridge` plugin (containernetworking-plugins from the distribution): ADD and DEL;
-- a script around OVS: veth pair, peer into the netns, `ovs-vsctl add-port BR PORT tag=V` per container.
+- a script around OVS: veth pair, peer into the netns, `ovs-vsctl add-port BR PORT tag=V` per container;
+- prewire's own CNI path: the installed plugin executable, run as a runtime runs it, against the lab's
+  agents (so the figure includes the plugin's process start and the hand-off to the warm agent).
 
 Every object made here starts with `pwb` and is removed before returning, also on failure.
 """
@@ -15,12 +17,13 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from pyroute2 import IPRoute, netns
 
-from prewire.errors import Unavailable
+from prewire.cni import install
+from prewire.errors import PrewireError, Unavailable
 
 CNI_DIRS = ("/usr/lib/cni", "/opt/cni/bin")
 PEER_BRIDGE = "pwbbr0"
@@ -151,4 +154,37 @@ def ovs_vsctl_script(count: int, vlan: int = 100) -> PeerResult:
             for i in range(count):
                 with contextlib.suppress(Exception):
                     ipr.link("del", ifname=f"pwbh{i}")
+    return result
+
+
+def prewire_cni(targets: Sequence[tuple[str, str]]) -> PeerResult:
+    """ADD then DEL one container per (network, agent socket) with prewire's CNI plugin, installed into a
+    throwaway bin dir; the agents must hold pre-distributed profiles of those networks."""
+    result = PeerResult("prewire-cni")
+    bin_dir = tempfile.mkdtemp(prefix="pwb-cni-")
+    try:
+        install.install_plugin(bin_dir=bin_dir)
+        configs: list[dict[str, object]] = [
+            {
+                "cniVersion": "1.0.0",
+                "name": "pwbench",
+                "type": install.PLUGIN_TYPE,
+                "network": net,
+                "agentSocket": sock,
+            }
+            for net, sock in targets
+        ]
+        with _namespaces("pwbp", len(targets)) as names:
+            added: list[tuple[str, dict[str, object]]] = []
+            try:
+                for ns, config in zip(names, configs, strict=True):
+                    result.add_ms.append(_run_cni(install.PLUGIN_TYPE, "ADD", ns, config, bin_dir))
+                    added.append((ns, config))
+            finally:  # every ADD that went through is deleted, also after a failed one
+                for ns, config in added:
+                    result.del_ms.append(_run_cni(install.PLUGIN_TYPE, "DEL", ns, config, bin_dir))
+    except (RuntimeError, PrewireError, OSError) as exc:
+        result.error = getattr(exc, "message", None) or str(exc)
+    finally:
+        shutil.rmtree(bin_dir, ignore_errors=True)
     return result

@@ -148,9 +148,21 @@ def run(
             if runs
             else {}
         )
+        # the peers, on the same machine in the same run; prewire's CNI path needs the lab's agents
+        targets = [
+            (net, server.socket) for _n, net, server in scenario.plan(min(containers, 100), st, networks)
+        ]
+        result["peers"] = _peers(
+            len(targets),
+            repeat,
+            {
+                "cni_bridge": peers.bridge_plugin,
+                "ovs_vsctl": peers.ovs_vsctl_script,
+                "prewire_cni": lambda _count: peers.prewire_cni(targets),
+            },
+        )
     finally:
         scenario.lab_down()
-    result["peers"] = _peers(min(containers, 100), repeat)
     result["leftovers"] = scenario.leftovers()
     result["ratios"] = _ratios(result)
     result["targets_met"] = _targets_met(result)
@@ -167,18 +179,19 @@ def run(
                 f"prewire network ready in a {containers}-start burst (queued)": [
                     s.ready_ms for s in all_samples
                 ],
+                "prewire CNI ADD (plugin process + agent)": result["peers"]["prewire_cni"]["add_ms_all"],
                 "CNI bridge ADD": result["peers"]["cni_bridge"]["add_ms_all"],
                 "ovs-vsctl add-port": result["peers"]["ovs_vsctl"]["add_ms_all"],
             },
             [],
-            {name: value for name, value in _medians(result).items() if not math.isnan(value)},
+            {n: v for n, v in _medians(result).items() if "DEL" not in n and not math.isnan(v)},
         )
     return result
 
 
-def _peers(count: int, repeat: int) -> dict[str, Any]:
+def _peers(count: int, repeat: int, runners: dict[str, Callable[[int], peers.PeerResult]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for key, fn in (("cni_bridge", peers.bridge_plugin), ("ovs_vsctl", peers.ovs_vsctl_script)):
+    for key, fn in runners.items():
         adds: list[float] = []
         dels: list[float] = []
         errors = []
@@ -194,6 +207,7 @@ def _peers(count: int, repeat: int) -> dict[str, Any]:
             "del": summary(dels),
             "errors": errors,
             "add_ms_all": adds,
+            "del_ms_all": dels,
         }
     return out
 
@@ -211,7 +225,10 @@ def _medians(result: dict[str, Any]) -> dict[str, float]:
     return {
         "prewire hot path p50": _probe_figure(result, "hot_path", "p50"),
         "prewire network ready p50": _probe_figure(result, "network_ready", "p50"),
+        "prewire CNI ADD p50": result["peers"]["prewire_cni"]["add"]["p50"],
+        "prewire CNI DEL p50": result["peers"]["prewire_cni"]["del"]["p50"],
         "CNI bridge ADD p50": result["peers"]["cni_bridge"]["add"]["p50"],
+        "CNI bridge DEL p50": result["peers"]["cni_bridge"]["del"]["p50"],
         "ovs-vsctl add-port p50": result["peers"]["ovs_vsctl"]["add"]["p50"],
     }
 
@@ -223,6 +240,9 @@ def _ratios(result: dict[str, Any]) -> dict[str, float]:
         "cni_bridge_add_over_prewire": ratio(ours, m["CNI bridge ADD p50"]),
         "ovs_vsctl_over_prewire": ratio(ours, m["ovs-vsctl add-port p50"]),
         "seed_200ms_over_prewire_ready": ratio(m["prewire network ready p50"], SEED_MS),
+        "cni_bridge_add_over_prewire_cni_add": ratio(m["prewire CNI ADD p50"], m["CNI bridge ADD p50"]),
+        "cni_bridge_del_over_prewire_cni_del": ratio(m["prewire CNI DEL p50"], m["CNI bridge DEL p50"]),
+        "ovs_vsctl_over_prewire_cni_add": ratio(m["prewire CNI ADD p50"], m["ovs-vsctl add-port p50"]),
     }
 
 
@@ -237,4 +257,6 @@ def _targets_met(result: dict[str, Any]) -> dict[str, bool]:
         "burst_1000": burst.get("duration_s", math.inf) * 1000 / max(n, 1) <= TARGETS["burst_1000_s"],
         "scale_in_1000": result.get("scale_in", {}).get("duration_s", math.inf) * 1000 / max(n, 1)
         <= TARGETS["scale_in_1000_s"],
+        # CNI ADD no slower than the reference bridge plugin (both p50, same run)
+        "cni_add_vs_bridge": result["ratios"].get("cni_bridge_add_over_prewire_cni_add", 0.0) >= 1.0,
     }

@@ -1,10 +1,13 @@
-"""The peers really run (bridge plugin, ovs-vsctl) and leave nothing behind."""
+"""The peers really run (bridge plugin, ovs-vsctl, prewire's CNI plugin) and leave nothing behind."""
 
 import subprocess
+from pathlib import Path
 
 import pytest
 
+from prewire import jsonline
 from prewire.bench import peers
+from tests.integration.cni.pwxcni_env import NET, leftovers, real_agent
 
 pytestmark = pytest.mark.root
 
@@ -28,4 +31,19 @@ def test_ovs_vsctl_script_adds_and_deletes() -> None:
     result = peers.ovs_vsctl_script(3)
     assert result.error == ""
     assert len(result.add_ms) == 3 and len(result.del_ms) == 3
+    assert _leftovers() == ""
+
+
+def test_prewire_cni_adds_and_deletes_through_a_real_agent(tmp_path: Path) -> None:
+    with real_agent(tmp_path) as agent:
+        result = peers.prewire_cni([(NET, agent.socket)] * 3)
+        assert result.error == ""
+        assert len(result.add_ms) == 3 and len(result.del_ms) == 3
+        assert jsonline.call(agent.socket, "status")["bindings"] == 0
+    assert _leftovers() == "" and leftovers() == []
+
+
+def test_prewire_cni_reports_a_missing_agent_and_leaves_nothing() -> None:
+    result = peers.prewire_cni([("acme/web", "/run/pwb-no-such-agent.sock")])
+    assert "agent" in result.error and result.add_ms == []
     assert _leftovers() == ""
