@@ -17,10 +17,11 @@ from typing import Any, Protocol
 
 from prewire.agent.pool import LocalPool
 from prewire.agent.ports import Port, PortPool
+from prewire.agent.release import unwire_in_thread
 from prewire.agent.reporter import Reporter
 from prewire.agent.state import Binding, Store, binding_key
 from prewire.agent.timings import Timer, Timings
-from prewire.agent.wire import PortBusy, VSwitch, Wirer, check, netns_identity, unwire
+from prewire.agent.wire import PortBusy, VSwitch, Wirer, check, netns_identity
 from prewire.errors import Conflict, InvalidInput, NotFound, PrewireError, Unavailable
 
 log = logging.getLogger("prewire.agent")
@@ -198,9 +199,7 @@ class Agent:
     async def _undo(self, key: str, binding: Binding, port: Port) -> None:
         profile = binding["profile"]
         with contextlib.suppress(Exception):
-            await asyncio.to_thread(
-                unwire, binding["netns"], binding["netns_id"], binding["ifname"], profile["mac"]
-            )
+            await unwire_in_thread(binding["netns"], binding["netns_id"], binding["ifname"], profile["mac"])
         with contextlib.suppress(Exception):
             await self.vswitch.detach(port.ofport, profile["mac"], int(profile["vlan"]))
         self.store.log({"op": "unbind", "key": key, "report": False})
@@ -248,7 +247,11 @@ class Agent:
             "errors": list(self.errors.values()),
         }
 
-    def status(self) -> dict[str, Any]:
+    def status(self, brief: bool = False) -> dict[str, Any]:
+        """The agent's state; `brief` leaves out the hot-path percentiles (a sort of every sample kept:
+        too dear for a caller that polls the binding count)."""
+        if brief:
+            return {"server": self.server, "bindings": len(self.store.bindings), "errors": len(self.errors)}
         return {
             "server": self.server,
             "bindings": len(self.store.bindings),
