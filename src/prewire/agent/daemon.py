@@ -115,7 +115,7 @@ def handler(agent: Agent) -> jsonline.Handler:
         if op == "list":
             return agent.list()
         if op == "status":
-            return agent.status()
+            return agent.status(brief=bool(req.get("brief", False)))
         if op == "wait":
             return await agent.wait(str(req.get("container", "")), float(req.get("timeout", 10.0)), ifname)
         if op == "prepare":

@@ -245,7 +245,11 @@ def release(
     deadline = time.monotonic() + 120.0
     pending = dict(target)
     while pending and time.monotonic() < deadline:
-        pending = {n: t for n, t in pending.items() if int(agent_call(servers[n], "status")["bindings"]) > t}
+        pending = {
+            n: t
+            for n, t in pending.items()
+            if int(agent_call(servers[n], "status", brief=True)["bindings"]) > t
+        }
         if pending:
             time.sleep(0.01)
     duration = time.perf_counter() - began
