@@ -5,7 +5,8 @@ Run at start (after a crash or `kill -9`) and periodically:
 - a binding whose interface is missing or half-made (crash mid-wire): re-wired with the SAME profile and
   port, so a profile is never handed to a second container;
 - a MAC bound twice (must not happen; defensive): the later binding is released;
-- at start, every live binding's vswitch flows are re-installed (idempotent flow mods).
+- at start, every live binding's vswitch flows are re-installed (idempotent flow mods), then the ports
+  that carry a VLAN in the bridge's flows but have no user left lose their VLAN.
 Containers that run but have no binding are wired by their watcher's own start-up scan.
 """
 
@@ -39,7 +40,13 @@ async def reconcile(agent: Agent, initial: bool = False) -> dict[str, int]:
             continue
         seen[mac] = key
         counts[await _one(agent, key, binding, initial, installed)] += 1
-    if any(counts[k] for k in ("released", "rewired", "duplicates")):
+    if initial and hasattr(agent.vswitch, "prune"):
+        keep = {agent.ports.ports[h].ofport for h in agent.ports.users if h in agent.ports.ports}
+        try:
+            counts["pruned_ports"] = len(await agent.vswitch.prune(keep))
+        except PrewireError as exc:
+            log.warning("pruning idle ports from the vswitch: %s", exc.message)
+    if any(counts.get(k) for k in ("released", "rewired", "duplicates", "pruned_ports")):
         log.info("reconcile: %s", counts)
     return counts
 

@@ -57,6 +57,13 @@ async def release_binding(agent: Agent, key: str, binding: Binding) -> str:
         log.warning("vswitch detach of %s: %s", key, exc)
     agent.store.log({"op": "unbind", "key": key})
     agent.ports.unuse(binding["port"])  # the VLAN's port goes back to the pool with its last user
+    if binding["port"] not in agent.ports.users and hasattr(agent.vswitch, "forget_port"):
+        # normally a no-op (the last detach took the VLAN off); after an agent restart the vswitch did
+        # not know the port's MACs, and the port would keep its VLAN while free
+        try:
+            await agent.vswitch.forget_port(int(binding["ofport"]))
+        except Exception as exc:
+            log.warning("vswitch: taking %s off its VLAN: %s", binding["port"], exc)
     agent.reporter.released(profile["mac"])
     agent.timings.count("releases")
     return interface

@@ -18,6 +18,7 @@ import contextlib
 import logging
 import os
 import struct
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from prewire.errors import InvalidInput, PrewireError
@@ -206,6 +207,31 @@ class ServerVSwitch:
         else:
             for m in out:
                 conn.send(m)
+
+    async def prune(self, keep: Collection[int] = ()) -> list[int]:
+        """Take the VLAN off every port that carries one but has neither an attached MAC nor a place in
+        `keep` (the ports the agent still counts users on).  After an agent restart the ports' VLANs are
+        read back from the flows; a port whose containers all went away while the agent was down would
+        otherwise keep its VLAN, and the VLAN's floods, back in the free pool.  Returns the pruned ports."""
+        used = {a.ofport for a in self._macs.values()} | set(keep)
+        idle = sorted(p for p in self._port_vlan if p not in used)
+        for port in idle:
+            await self.forget_port(port)
+        return idle
+
+    async def forget_port(self, ofport: int) -> None:
+        """The port went back to the free pool: it leaves its VLAN (no-op when it carries none)."""
+        msgs: list[bytes] = []
+        for att in [a for a in self._macs.values() if a.ofport == ofport]:
+            msgs += self._forget(att)
+        vlan = self._port_vlan.pop(ofport, None)
+        if vlan is not None:
+            msgs.append(
+                codec.flow_mod(codec.DELETE_STRICT, Match(in_port=ofport), table_id=0, priority=PRIO_PORT)
+            )
+            msgs += self._vlan_msgs(vlan)
+        if msgs:
+            await (await self._channel()).transact(msgs)
 
     def _forget(self, att: Attachment) -> list[bytes]:
         """Drop an attachment; flow mods only if its port is left without MAC."""

@@ -80,6 +80,26 @@ def test_reconnect_reads_attachments_back(setup) -> None:  # type: ignore[no-unt
         loop.run_until_complete(again.close())
 
 
+def test_prune_takes_the_vlan_off_ports_whose_containers_left_meanwhile(setup) -> None:  # type: ignore[no-untyped-def]
+    """Agent restart: port a's container went away while the agent was down, port c's still runs."""
+    fab, loop, ports, (vs1, vs2) = setup
+    loop.run_until_complete(vs1.attach(ports["a"], MAC["a"], 100))
+    loop.run_until_complete(vs1.attach(ports["c"], MAC["c"], 100))
+    loop.run_until_complete(vs2.attach(ports["b"], MAC["b"], 100))
+    again = ServerVSwitch(vs1.bridge, vs1.uplink)
+    loop.run_until_complete(again.connect())
+    try:
+        loop.run_until_complete(again.attach(ports["c"], MAC["c"], 100))  # reconcile: c is alive
+        assert loop.run_until_complete(again.prune()) == [ports["a"]]
+        assert again.ports() == {ports["c"]: 100}
+        assert loop.run_until_complete(again.prune()) == []  # idempotent
+        fab.flush_neigh("b")
+        assert fab.ping("b", IP["c"])  # the live container keeps its VLAN
+        assert not fab.ping("b", IP["a"], count=3)  # the pruned port gets nothing of the VLAN
+    finally:
+        loop.run_until_complete(again.close())
+
+
 def test_attach_rejects_bad_vlan(setup) -> None:  # type: ignore[no-untyped-def]
     from prewire.errors import InvalidInput
 
