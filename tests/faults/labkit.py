@@ -71,6 +71,22 @@ def ovs_ports(bridge: str) -> set[str]:
     return set(out.split())
 
 
+def flows(bridge: str) -> set[str]:
+    """The bridge's flows without counters (what a restore must reproduce)."""
+    out = subprocess.run(
+        ["ovs-ofctl", "-O", "OpenFlow13", "dump-flows", "--no-stats", bridge],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    return {line.strip() for line in out.splitlines() if line.strip() and "reply" not in line}
+
+
+def port_flows(bridge: str) -> list[str]:
+    """The server vswitch's per-port VLAN flows (table 0, priority 100: one per port carrying a VLAN)."""
+    return sorted(f for f in flows(bridge) if "priority=100" in f and "in_port=" in f)
+
+
 def wait_for(predicate: Any, timeout: float, what: str, step: float = 0.1) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():

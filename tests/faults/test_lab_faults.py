@@ -109,6 +109,7 @@ def test_agent_kill9_during_burst_and_release(lab: LabState) -> None:  # noqa: F
         )
         assert ports == hosts, "no OVS port without its veth and no veth without its port"
         assert status["ports_free"] == status["ports_total"]
+        assert labkit.port_flows(victim.bridge) == [], "a free port keeps no VLAN"
         assert scenario._count_netns("pwct-") == 0
     assert not any(scenario.leaks(lab).values())
 

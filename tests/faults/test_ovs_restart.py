@@ -26,17 +26,6 @@ INTERVAL = 0.05
 PATIENCE = 60.0
 
 
-def flows(bridge: str) -> set[str]:
-    """The bridge's flows without counters (what a restore must reproduce)."""
-    out = subprocess.run(
-        ["ovs-ofctl", "-O", "OpenFlow13", "dump-flows", "--no-stats", bridge],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout
-    return {line.strip() for line in out.splitlines() if line.strip() and "reply" not in line}
-
-
 def active(st: LabState) -> set[tuple[str, str, int]]:
     return {
         (a["port"], a["mac"], a["vlan"])
@@ -62,7 +51,7 @@ def test_ovs_restart_under_traffic(lab: LabState) -> None:  # noqa: F811
     a, b, c = started[0], started[2], started[4]
     assert a.network == b.network == c.network and a.server == c.server != b.server
     bridges = [s.bridge for s in lab.servers]
-    before = {br: flows(br) for br in bridges}
+    before = {br: labkit.flows(br) for br in bridges}
     assert all(before.values())
     held = [jsonline.call(sw.socket, "held", timeout=30) for sw in lab.switches]
     admitted = active(lab)
@@ -76,7 +65,9 @@ def test_ovs_restart_under_traffic(lab: LabState) -> None:  # noqa: F811
         t_start = time.time()
         labkit.start_ovs()
         t_up = time.time()
-        labkit.wait_for(lambda: all(flows(br) == before[br] for br in bridges), PATIENCE, "server flows back")
+        labkit.wait_for(
+            lambda: all(labkit.flows(br) == before[br] for br in bridges), PATIENCE, "server flows back"
+        )
         t_flows = time.time()
         labkit.wait_for(lambda: admitted <= active(lab), PATIENCE, "admissions back", 0.05)
         t_admitted = time.time()
