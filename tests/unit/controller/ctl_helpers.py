@@ -14,6 +14,9 @@ from prewire.store import Store
 from prewire.store.tables import Base
 
 ADMIN_TOKEN = "pwa_test_admin"
+# the controller allocates 02:<random fabric byte>:<counter>: a literal 02:.. MAC may be a real profile
+# (fabric byte 0 made "02:00:00:00:00:00" the first MAC handed out, 1 run in 256)
+NEVER_ALLOCATED = "06:00:00:00:00:01"
 
 
 def make_controller(url: str, pool_low: int = 4, pool_target: int = 8, vlans: str = "100-3999") -> Controller:

@@ -13,6 +13,7 @@ from prewire.controller.service import Controller
 from prewire.domain.model import ADMIN
 from prewire.errors import InvalidInput, Unavailable
 from prewire.switch.base import PortActivity, SwitchDevice, SwitchHealth, SwitchProfile
+from tests.unit.controller.ctl_helpers import NEVER_ALLOCATED
 
 
 class MemorySwitch(SwitchDevice):
@@ -128,7 +129,7 @@ def test_unreachable_switch_is_retried_and_resynced(
     assert st.state == "unreachable" and "unreachable" in st.last_error and st.held == 8
     # the switch comes back having lost its table (rebooted) and with a stray profile
     sw.down = False
-    sw.table = {"02:ff:00:00:00:01": SwitchProfile("02:ff:00:00:00:01", 7)}
+    sw.table = {NEVER_ALLOCATED: SwitchProfile(NEVER_ALLOCATED, 7)}
     (res,) = pre.run_once()
     assert res.resynced and res.removed == 1 and res.loaded == 16
     assert set(sw.table) == desired_macs(ctl)

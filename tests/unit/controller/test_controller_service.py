@@ -9,7 +9,7 @@ import pytest
 from prewire.controller.service import Controller
 from prewire.domain.model import ADMIN, BoundReport, Principal
 from prewire.errors import Conflict, Exhausted, Forbidden, InvalidInput, NotFound, PrewireError, Unauthorized
-from tests.unit.controller.ctl_helpers import ADMIN_TOKEN, snapshot
+from tests.unit.controller.ctl_helpers import ADMIN_TOKEN, NEVER_ALLOCATED, snapshot
 
 
 def setup(ctl: Controller) -> str:
@@ -87,7 +87,7 @@ def test_report_idempotent_and_per_item(ctl: Controller) -> None:
     mine = ctl.take(ADMIN, "srv0", "acme/web", 2)
     other = ctl.take(ADMIN, "srv1", "acme/web", 1)
     report = [BoundReport(mine[0].mac, "c1", "eth0", "pwh0x1"), BoundReport(other[0].mac, "c2")]
-    out = ctl.report(ADMIN, "srv0", report, ["02:00:00:00:00:00", "bad-mac"])
+    out = ctl.report(ADMIN, "srv0", report, [NEVER_ALLOCATED, "bad-mac"])
     assert [r.ok for r in out["bound"]] == [True, False]
     assert out["bound"][1].error == "conflict"
     assert [r.error for r in out["released"]] == ["not_found", "invalid_input"]
