@@ -5,6 +5,12 @@ from __future__ import annotations
 import os
 
 import pytest
+from hypothesis import settings
+
+# Property tests assert behaviour, never time: no per-example deadline (a scheduling stall of the shared
+# CI machine would otherwise fail an example, or make Hypothesis call the test flaky).
+settings.register_profile("prewire", deadline=None)
+settings.load_profile("prewire")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
