@@ -95,15 +95,24 @@ def arp_replies(src: Endpoint, ip: str, timeout_s: int = 1) -> set[str]:
     return {m.lower() for m in _REPLY.findall(proc.stdout)}
 
 
-def ping(src: Endpoint, ip: str) -> bool:
-    proc = _netns_exec(src.netns, ["ping", "-c", "1", "-W", "1", ip], 10)
-    return proc.returncode == 0
+def ping(src: Endpoint, ip: str, tries: int = 1) -> bool:
+    """True as soon as one of `tries` echo requests (1 s wait each) is answered."""
+    return any(
+        _netns_exec(src.netns, ["ping", "-c", "1", "-W", "1", ip], 10).returncode == 0 for _ in range(tries)
+    )
+
+
+TRIES = 3  # a reachability probe may lose a frame on a loaded userspace datapath: it is retried
 
 
 def probe(src: Endpoint, dst: Endpoint, same_tenant: bool, foreign_macs: frozenset[str]) -> Probe:
     replies = arp_replies(src, dst.ip)
     if same_tenant:
-        ok = dst.mac.lower() in replies and ping(src, dst.ip)
+        for _ in range(TRIES - 1):
+            if dst.mac.lower() in replies:
+                break
+            replies |= arp_replies(src, dst.ip)
+        ok = dst.mac.lower() in replies and ping(src, dst.ip, TRIES)
         detail = f"arp replies {sorted(replies)}"
     else:
         leaked = replies & foreign_macs
