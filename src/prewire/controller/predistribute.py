@@ -65,6 +65,7 @@ class Predistributor:
         self._devices: dict[str, tuple[tuple[str, str], SwitchDevice]] = {}
         self._dirty: set[str] = set()  # switches to read back before the next diff
         self._workers: dict[str, tuple[threading.Thread, threading.Event]] = {}
+        self._retired: list[threading.Thread] = []  # workers of deleted switches, joined by stop()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._supervisor: threading.Thread | None = None
@@ -141,9 +142,10 @@ class Predistributor:
         if self._supervisor is not None:
             self._supervisor.join(timeout)
             self._supervisor = None
-        for thread, _event in self._workers.values():
+        for thread in [t for t, _event in self._workers.values()] + self._retired:
             thread.join(timeout)
         self._workers.clear()
+        self._retired.clear()
         for _key, dev in self._devices.values():
             try:
                 dev.close()
@@ -172,7 +174,9 @@ class Predistributor:
                 self._workers[name] = (thread, event)
                 thread.start()
             for name in set(self._workers) - names:
-                self._workers.pop(name)[1].set()  # the worker sees its switch gone and exits
+                thread, event = self._workers.pop(name)
+                event.set()  # the worker sees its switch gone and exits
+                self._retired.append(thread)
 
     def _work(self, name: str, event: threading.Event) -> None:
         backoff = Backoff(*self.backoff)
