@@ -57,7 +57,7 @@ UNICODE = [
     "\ufeffname",
     "a" * 33,
 ]
-MAC = "02:00:00:00:00:01"
+MAC = "06:00:00:00:00:01"  # never allocated (the controller's MACs are 02:<fabric>:<counter>)
 ODD_BODIES: list[Any] = [[], "x", 123, b"null", b""]
 BAD_COUNTS: list[Any] = [0, -1, 10**30, "5", 1.5, True, None, []]
 

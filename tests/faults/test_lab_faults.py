@@ -85,6 +85,9 @@ def test_agent_kill9_during_burst_and_release(lab: LabState) -> None:  # noqa: F
             120,
             "re-wired containers",
         )
+        labkit.wait_for(  # the other servers wire theirs meanwhile
+            lambda: sum(len(labkit.bindings(s)) for s in lab.servers) >= count, 120, "every container wired"
+        )
         seen: list[dict[str, Any]] = [b for s in lab.servers for b in labkit.bindings(s)]
         per_container = Counter(b["container"] for b in seen)
         assert sorted(per_container.values()) == [1] * count, "exactly one binding per live container"
@@ -175,6 +178,8 @@ def test_soak_churn_keeps_agent_memory_and_fds_flat(lab: LabState) -> None:  # n
         f"\n[soak] {counter[0]} containers over {seconds} s at {rate}/s: agent RSS {rss0:.1f} -> {rss1:.1f} MiB, "
         f"open fds {fds0} -> {fds1} (drained, after warm-up and after the soak)"
     )
-    assert fds1 <= fds0 + 2
+    # a leak over thousands of containers shows as hundreds of fds; a few come and go with the
+    # controller client's idle keep-alive connections (httpx keeps up to 20)
+    assert fds1 <= fds0 + 8
     assert rss1 <= rss0 * 1.25 + 5
     assert not any(scenario.leaks(lab).values())

@@ -79,7 +79,7 @@ class Fabric:
     def netns(self, name: str) -> str:
         return f"{self.prefix}-{name}"
 
-    def ping(self, src: str, ip: str, count: int = 5) -> bool:
+    def ping(self, src: str, ip: str, count: int = 20) -> bool:
         """True as soon as one ping from container `src` to `ip` is answered (up to `count` tries);
         False when all `count` pings (0.2 s apart, 1 s wait for the last) go unanswered."""
         cmd = ["ip", "netns", "exec", self.netns(src), "ping", "-n", "-q", "-c", "1", "-W", "1", ip]

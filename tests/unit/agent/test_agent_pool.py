@@ -61,11 +61,10 @@ def test_take_is_fifo_and_refills_below_watermark(tmp_path: Path) -> None:
         assert first["ip"] == "10.0.0.200" and (await pool.take("t/n")) == first  # taken = bound later
         for _ in range(2):  # the caller's bind removes it; then 3 left < low watermark 4: refill
             pool.store.log({"op": "drop", "macs": [(await pool.take("t/n"))["mac"]]})
-        for _ in range(100):
-            if controller.calls:
+        for _ in range(500):  # the refill runs in a thread: poll its result
+            if controller.calls and pool.store.free_count("t/n") == 8:
                 break
             await asyncio.sleep(0.01)
-        await asyncio.sleep(0.05)
         assert controller.calls and pool.store.free_count("t/n") == 8
 
     asyncio.run(scenario())
