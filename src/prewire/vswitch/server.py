@@ -21,7 +21,7 @@ import struct
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from prewire.errors import InvalidInput, PrewireError
+from prewire.errors import InvalidInput, PrewireError, Unavailable
 from prewire.openflow import OFConnection, codec
 from prewire.openflow.codec import Match
 
@@ -74,39 +74,58 @@ class ServerVSwitch:
         self._lock = asyncio.Lock()
         self._announcer: asyncio.Task[None] | None = None
         self._watchdog: asyncio.Task[None] | None = None
+        self._closed = False
         self.reconnects = 0
 
     async def connect(self) -> None:
         """Open the channel and read back the VLAN of every port already set up (agent restart); the
-        MACs themselves are re-attached by the agent's reconcile (announcements only)."""
-        self._conn = await OFConnection.open_unix(self.path)
-        payload = await self._conn.multipart(
-            codec.flow_stats_request(0, cookie(KIND_PORT), codec.COOKIE_KIND_MASK)
-        )
+        MACs themselves are re-attached by the agent's reconcile (announcements only).  From then on
+        this object's memory is the truth: a reconnect re-installs it and reads nothing back."""
+        conn = await OFConnection.open_unix(self.path)
+        try:
+            payload = await conn.multipart(
+                codec.flow_stats_request(0, cookie(KIND_PORT), codec.COOKIE_KIND_MASK)
+            )
+        except BaseException:
+            await conn.close()
+            raise
         for flow in codec.parse_flow_stats(payload):
             if flow.match.in_port is not None:
                 self._port_vlan.setdefault(flow.match.in_port, (flow.cookie >> 32) & 0xFFF)
+        self._conn = conn
+        self._closed = False
         if self.announce_interval > 0 and self._announcer is None:
             self._announcer = asyncio.create_task(self._announce_loop())
         if self._watchdog is None:
             self._watchdog = asyncio.create_task(self._watch())
 
     async def _channel(self) -> OFConnection:
-        """The open channel; after a lost one (ovs-vswitchd restarted) reconnect and re-install."""
+        """The open channel; after a lost one (ovs-vswitchd restarted) reconnect and re-install.  The
+        new channel is handed out only once every flow is back (a half-restored one is closed)."""
         if self._conn is not None and not self._conn.closed.is_set():
             return self._conn
+        if self._closed:
+            raise Unavailable(f"the vswitch of {self.bridge} is closed")
         async with self._lock:
             if self._conn is None or self._conn.closed.is_set():
                 log.warning("reconnecting to the OpenFlow socket of %s", self.bridge)
-                await self.connect()
-                assert self._conn is not None
-                msgs = self._base_msgs()
-                msgs += [self._port_flow(p, v) for p, v in sorted(self._port_vlan.items())]
-                for vlan in sorted(set(self._port_vlan.values())):
-                    msgs += self._vlan_msgs(vlan)
-                await self._conn.transact(msgs)
+                conn = await OFConnection.open_unix(self.path)
+                try:
+                    await conn.transact(self._restore_msgs())
+                except BaseException:
+                    await conn.close()
+                    raise
+                self._conn = conn
                 self.reconnects += 1
             return self._conn
+
+    def _restore_msgs(self) -> list[bytes]:
+        """Every flow this vswitch stands for (after ovs-vswitchd lost them all)."""
+        msgs = self._base_msgs()
+        msgs += [self._port_flow(p, v) for p, v in sorted(self._port_vlan.items())]
+        for vlan in sorted(set(self._port_vlan.values())):
+            msgs += self._vlan_msgs(vlan)
+        return msgs
 
     async def _watch(self) -> None:
         """Restore the flows as soon as a lost channel can be reopened (an ovs-vswitchd restart loses
@@ -121,9 +140,9 @@ class ServerVSwitch:
                 await self._channel()
                 await self.announce()
                 failures = 0
-            except PrewireError as exc:
+            except Exception as exc:  # keep watching whatever went wrong; say it now and then
                 if failures % 50 == 0:  # every ~10 s while the bridge is away
-                    log.warning("vswitch %s: %s; retrying", self.bridge, exc.message)
+                    log.warning("vswitch %s: %s; retrying", self.bridge, getattr(exc, "message", exc))
                 failures += 1
                 await asyncio.sleep(0.2)
 
@@ -170,6 +189,7 @@ class ServerVSwitch:
             raise InvalidInput(f"ofport {ofport} is not a container port of {self.bridge}")
         att = Attachment(ofport, codec.mac_str(codec.mac_bytes(mac)), vlan)
         conn = await self._channel()
+        old_vlan = self._port_vlan.get(ofport)
         msgs: list[bytes] = []
         for old in [a for a in self._macs.values() if a.mac == att.mac and a != att]:  # the MAC moved
             msgs += self._forget(old)
@@ -180,6 +200,8 @@ class ServerVSwitch:
         if self._port_vlan.get(ofport) != vlan:
             self._port_vlan[ofport] = vlan
             msgs += [self._port_flow(ofport, vlan), *self._vlan_msgs(vlan)]
+            if old_vlan not in (None, vlan):  # the old VLAN's floods must stop reaching this port (a port
+                msgs += self._vlan_msgs(old_vlan)  # read back after a restart has a VLAN but no MAC)
         out = [self._announce_msg(att)] if announce and self.uplink > 0 else []
         if msgs:
             await conn.transact(msgs + out)
@@ -212,15 +234,25 @@ class ServerVSwitch:
         """Take the VLAN off every port that carries one but has neither an attached MAC nor a place in
         `keep` (the ports the agent still counts users on).  After an agent restart the ports' VLANs are
         read back from the flows; a port whose containers all went away while the agent was down would
-        otherwise keep its VLAN, and the VLAN's floods, back in the free pool.  Returns the pruned ports."""
+        otherwise keep its VLAN, and the VLAN's floods, back in the free pool.  One transaction, decided
+        with no await in between (a concurrent attach sees the ports already pruned).  Returns them."""
+        conn = await self._channel()
         used = {a.ofport for a in self._macs.values()} | set(keep)
         idle = sorted(p for p in self._port_vlan if p not in used)
-        for port in idle:
-            await self.forget_port(port)
+        msgs = [m for port in idle for m in self._leave_vlan(port)]
+        if msgs:
+            await conn.transact(msgs)
         return idle
 
     async def forget_port(self, ofport: int) -> None:
         """The port went back to the free pool: it leaves its VLAN (no-op when it carries none)."""
+        conn = await self._channel()  # first: the state changes below go out in the same step
+        msgs = self._leave_vlan(ofport)
+        if msgs:
+            await conn.transact(msgs)
+
+    def _leave_vlan(self, ofport: int) -> list[bytes]:
+        """Forget the port's MACs and VLAN; the flow mods that say so."""
         msgs: list[bytes] = []
         for att in [a for a in self._macs.values() if a.ofport == ofport]:
             msgs += self._forget(att)
@@ -230,8 +262,7 @@ class ServerVSwitch:
                 codec.flow_mod(codec.DELETE_STRICT, Match(in_port=ofport), table_id=0, priority=PRIO_PORT)
             )
             msgs += self._vlan_msgs(vlan)
-        if msgs:
-            await (await self._channel()).transact(msgs)
+        return msgs
 
     def _forget(self, att: Attachment) -> list[bytes]:
         """Drop an attachment; flow mods only if its port is left without MAC."""
@@ -293,10 +324,11 @@ class ServerVSwitch:
         ]
 
     async def close(self) -> None:
+        self._closed = True  # a late caller gets Unavailable instead of reopening the channel
         for task in (self._watchdog, self._announcer):
             if task is not None:
                 task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
+                with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
         self._watchdog = self._announcer = None
         if self._conn is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
 from collections.abc import Iterator
 
 import pytest
@@ -11,6 +12,14 @@ from prewire.vswitch import Attachment, ServerVSwitch
 from tests.integration.switchagent.pwxsw_fabric import Fabric, leftovers
 
 pytestmark = pytest.mark.root
+
+
+def flows(bridge: str) -> list[str]:
+    out = subprocess.run(
+        ["ovs-ofctl", "-O", "OpenFlow13", "dump-flows", "--no-stats", bridge], capture_output=True, text=True
+    )
+    return out.stdout.splitlines()
+
 
 MAC = {"a": "02:5a:00:00:00:0a", "b": "02:5a:00:00:00:0b", "c": "02:5a:00:00:00:0c", "d": "02:5a:00:00:00:0d"}
 IP = {"a": "10.231.0.1", "b": "10.231.0.2", "c": "10.231.0.3", "d": "10.231.0.4"}
@@ -96,6 +105,23 @@ def test_prune_takes_the_vlan_off_ports_whose_containers_left_meanwhile(setup) -
         fab.flush_neigh("b")
         assert fab.ping("b", IP["c"])  # the live container keeps its VLAN
         assert not fab.ping("b", IP["a"], count=3)  # the pruned port gets nothing of the VLAN
+    finally:
+        loop.run_until_complete(again.close())
+
+
+def test_a_read_back_port_moved_to_another_vlan_leaves_the_old_vlans_flood(setup) -> None:  # type: ignore[no-untyped-def]
+    """After a restart port a carries VLAN 100 by its flows but no MAC; a container of VLAN 200 gets it."""
+    _fab, loop, ports, (vs1, _vs2) = setup
+    loop.run_until_complete(vs1.attach(ports["a"], MAC["a"], 100))
+    loop.run_until_complete(vs1.attach(ports["c"], MAC["c"], 100))
+    again = ServerVSwitch(vs1.bridge, vs1.uplink)
+    loop.run_until_complete(again.connect())
+    try:
+        loop.run_until_complete(again.attach(ports["a"], MAC["a"], 200))
+        assert again.ports() == {ports["a"]: 200, ports["c"]: 100}
+        flood100 = [f for f in flows(vs1.bridge) if "table=1" in f and "dl_vlan=100" in f]
+        assert len(flood100) == 1 and f"output:{ports['a']}" not in flood100[0], flood100
+        assert f"output:{ports['c']}" in flood100[0]
     finally:
         loop.run_until_complete(again.close())
 
