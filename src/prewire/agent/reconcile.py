@@ -5,8 +5,9 @@ Run at start (after a crash or `kill -9`) and periodically:
 - a binding whose interface is missing or half-made (crash mid-wire): re-wired with the SAME profile and
   port, so a profile is never handed to a second container;
 - a MAC bound twice (must not happen; defensive): the later binding is released;
-- at start, every live binding's vswitch flows are re-installed (idempotent flow mods), then the ports
-  that carry a VLAN in the bridge's flows but have no user left lose their VLAN.
+- at start, every live binding's vswitch flows are re-installed (idempotent flow mods);
+- ports that carry a VLAN (read back from the bridge at start, or kept after a failed flow mod) but have
+  no user left lose their VLAN.
 Containers that run but have no binding are wired by their watcher's own start-up scan.
 """
 
@@ -40,7 +41,7 @@ async def reconcile(agent: Agent, initial: bool = False) -> dict[str, int]:
             continue
         seen[mac] = key
         counts[await _one(agent, key, binding, initial, installed)] += 1
-    if initial and hasattr(agent.vswitch, "prune"):
+    if hasattr(agent.vswitch, "prune"):
         keep = {agent.ports.ports[h].ofport for h in agent.ports.users if h in agent.ports.ports}
         try:
             counts["pruned_ports"] = len(await agent.vswitch.prune(keep))
