@@ -108,10 +108,18 @@ class SwitchAgent:
         await conn.transact([codec.set_config(), codec.set_async()])
         flows = codec.parse_flow_stats(await conn.multipart(codec.flow_stats_request()))
         metered = await self._packet_in_meter(conn)
+        names_before = dict(self._port_names)
         await self._refresh_ports(conn)
         self.ampp.trunks = self._trunk_ofports()
-        # a reconnect (not a start) remembers the admissions of the lost channel, on ports that still exist
-        remembered = [a for a in self.ampp.admissions() if a.port in self._port_names]
+        # a reconnect (not a start) remembers the admissions of the lost channel, kept only on a port that
+        # still has the same number and name (OVS may renumber after a restart) and is not a trunk
+        remembered = [
+            a
+            for a in self.ampp.admissions()
+            if a.port in names_before
+            and self._port_names.get(a.port) == names_before[a.port]
+            and a.port not in self.ampp.trunks
+        ]
         await conn.transact(self.ampp.base_flows(metered) + self.ampp.restore(flows, remembered))
         self.conn = conn
         conn.on_message = self._on_message
