@@ -76,6 +76,7 @@ def _run_cni(plugin: str, command: str, ns: str, config: dict[str, object], path
         env=env,
         capture_output=True,
         check=False,
+        timeout=60,
     )
     elapsed = (time.perf_counter() - start) * 1000.0
     if proc.returncode != 0:
@@ -175,15 +176,18 @@ def prewire_cni(targets: Sequence[tuple[str, str]]) -> PeerResult:
             for net, sock in targets
         ]
         with _namespaces("pwbp", len(targets)) as names:
-            added: list[tuple[str, dict[str, object]]] = []
+            tried: list[tuple[str, dict[str, object]]] = []
             try:
                 for ns, config in zip(names, configs, strict=True):
+                    tried.append((ns, config))  # a failed ADD is DELed too (the CNI spec asks for it)
                     result.add_ms.append(_run_cni(install.PLUGIN_TYPE, "ADD", ns, config, bin_dir))
-                    added.append((ns, config))
-            finally:  # every ADD that went through is deleted, also after a failed one
-                for ns, config in added:
-                    result.del_ms.append(_run_cni(install.PLUGIN_TYPE, "DEL", ns, config, bin_dir))
-    except (RuntimeError, PrewireError, OSError) as exc:
+            finally:
+                for ns, config in tried:  # DEL is idempotent; one failing does not stop the others
+                    try:
+                        result.del_ms.append(_run_cni(install.PLUGIN_TYPE, "DEL", ns, config, bin_dir))
+                    except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
+                        result.error = result.error or str(exc)
+    except (RuntimeError, PrewireError, OSError, subprocess.TimeoutExpired) as exc:
         result.error = getattr(exc, "message", None) or str(exc)
     finally:
         shutil.rmtree(bin_dir, ignore_errors=True)
