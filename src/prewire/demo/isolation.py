@@ -112,9 +112,14 @@ def probe(src: Endpoint, dst: Endpoint, same_tenant: bool, foreign_macs: frozens
             if dst.mac.lower() in replies:
                 break
             replies |= arp_replies(src, dst.ip)
-        ok = dst.mac.lower() in replies and ping(src, dst.ip, TRIES)
+        leaked = (
+            replies & foreign_macs
+        )  # overlapping subnets: another tenant's holder of the IP must not answer
+        ok = dst.mac.lower() in replies and not leaked and ping(src, dst.ip, TRIES)
         detail = f"arp replies {sorted(replies)}"
     else:
+        for _ in range(TRIES - 1):  # as many chances to leak as a reachable probe gets to answer
+            replies |= arp_replies(src, dst.ip)
         leaked = replies & foreign_macs
         ok = not leaked
         detail = f"answered by another tenant: {sorted(leaked)}" if leaked else "no foreign answer"
