@@ -142,7 +142,7 @@ class Predistributor:
         if self._supervisor is not None:
             self._supervisor.join(timeout)
             self._supervisor = None
-        for thread in [t for t, _event in self._workers.values()] + self._retired:
+        for thread in [t for t, _event in list(self._workers.values())] + self._retired:
             thread.join(timeout)
         self._workers.clear()
         self._retired.clear()
@@ -176,7 +176,7 @@ class Predistributor:
             for name in set(self._workers) - names:
                 thread, event = self._workers.pop(name)
                 event.set()  # the worker sees its switch gone and exits
-                self._retired.append(thread)
+                self._retired = [t for t in self._retired if t.is_alive()] + [thread]
 
     def _work(self, name: str, event: threading.Event) -> None:
         backoff = Backoff(*self.backoff)
