@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import subprocess
 from collections.abc import Iterator
 
@@ -55,6 +56,17 @@ def setup() -> Iterator[tuple[Fabric, asyncio.AbstractEventLoop, dict[str, int],
     assert leftovers("pwxswv") == []
 
 
+@contextlib.contextmanager
+def restarted(vs: ServerVSwitch, loop: asyncio.AbstractEventLoop) -> Iterator[ServerVSwitch]:
+    """A second ServerVSwitch on `vs`'s bridge, as a restarted agent makes it (reads the flows back)."""
+    again = ServerVSwitch(vs.bridge, vs.uplink)
+    loop.run_until_complete(again.connect())
+    try:
+        yield again
+    finally:
+        loop.run_until_complete(again.close())
+
+
 def test_same_vlan_reaches_across_servers_other_vlan_does_not(setup) -> None:  # type: ignore[no-untyped-def]
     fab, loop, ports, (vs1, vs2) = setup
     assert not fab.ping("a", IP["b"], count=2)  # nothing attached: everything dropped
@@ -77,16 +89,12 @@ def test_reconnect_reads_attachments_back(setup) -> None:  # type: ignore[no-unt
     _fab, loop, ports, (vs1, _vs2) = setup
     loop.run_until_complete(vs1.attach(ports["a"], MAC["a"], 100))
     loop.run_until_complete(vs1.attach(ports["c"], MAC["c"], 300))
-    again = ServerVSwitch(vs1.bridge, vs1.uplink)
-    loop.run_until_complete(again.connect())
-    try:
+    with restarted(vs1, loop) as again:
         assert again.ports() == {ports["a"]: 100, ports["c"]: 300}  # the ports' VLANs, from the flows
         loop.run_until_complete(again.attach(ports["c"], MAC["c"], 300))  # the agent's reconcile
         assert again.attachments() == [Attachment(ports["c"], MAC["c"], 300)]
         loop.run_until_complete(again.detach(ports["c"], MAC["c"], 300))
         assert again.ports() == {ports["a"]: 100}
-    finally:
-        loop.run_until_complete(again.close())
 
 
 def test_prune_takes_the_vlan_off_ports_whose_containers_left_meanwhile(setup) -> None:  # type: ignore[no-untyped-def]
@@ -95,9 +103,7 @@ def test_prune_takes_the_vlan_off_ports_whose_containers_left_meanwhile(setup) -
     loop.run_until_complete(vs1.attach(ports["a"], MAC["a"], 100))
     loop.run_until_complete(vs1.attach(ports["c"], MAC["c"], 100))
     loop.run_until_complete(vs2.attach(ports["b"], MAC["b"], 100))
-    again = ServerVSwitch(vs1.bridge, vs1.uplink)
-    loop.run_until_complete(again.connect())
-    try:
+    with restarted(vs1, loop) as again:
         loop.run_until_complete(again.attach(ports["c"], MAC["c"], 100))  # reconcile: c is alive
         assert loop.run_until_complete(again.prune()) == [ports["a"]]
         assert again.ports() == {ports["c"]: 100}
@@ -105,8 +111,6 @@ def test_prune_takes_the_vlan_off_ports_whose_containers_left_meanwhile(setup) -
         fab.flush_neigh("b")
         assert fab.ping("b", IP["c"])  # the live container keeps its VLAN
         assert not fab.ping("b", IP["a"], count=3)  # the pruned port gets nothing of the VLAN
-    finally:
-        loop.run_until_complete(again.close())
 
 
 def test_a_read_back_port_moved_to_another_vlan_leaves_the_old_vlans_flood(setup) -> None:  # type: ignore[no-untyped-def]
@@ -114,16 +118,12 @@ def test_a_read_back_port_moved_to_another_vlan_leaves_the_old_vlans_flood(setup
     _fab, loop, ports, (vs1, _vs2) = setup
     loop.run_until_complete(vs1.attach(ports["a"], MAC["a"], 100))
     loop.run_until_complete(vs1.attach(ports["c"], MAC["c"], 100))
-    again = ServerVSwitch(vs1.bridge, vs1.uplink)
-    loop.run_until_complete(again.connect())
-    try:
+    with restarted(vs1, loop) as again:
         loop.run_until_complete(again.attach(ports["a"], MAC["a"], 200))
         assert again.ports() == {ports["a"]: 200, ports["c"]: 100}
         flood100 = [f for f in flows(vs1.bridge) if "table=1" in f and "dl_vlan=100" in f]
         assert len(flood100) == 1 and f"output:{ports['a']}" not in flood100[0], flood100
         assert f"output:{ports['c']}" in flood100[0]
-    finally:
-        loop.run_until_complete(again.close())
 
 
 def test_attach_rejects_bad_vlan(setup) -> None:  # type: ignore[no-untyped-def]
