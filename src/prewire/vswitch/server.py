@@ -189,19 +189,15 @@ class ServerVSwitch:
             raise InvalidInput(f"ofport {ofport} is not a container port of {self.bridge}")
         att = Attachment(ofport, codec.mac_str(codec.mac_bytes(mac)), vlan)
         conn = await self._channel()
-        old_vlan = self._port_vlan.get(ofport)
         msgs: list[bytes] = []
         for old in [a for a in self._macs.values() if a.mac == att.mac and a != att]:  # the MAC moved
             msgs += self._forget(old)
-        if self._port_vlan.get(ofport) not in (None, vlan):  # the port changes VLAN: drop its old MACs
-            for old in [a for a in self._macs.values() if a.ofport == ofport]:
-                msgs += self._forget(old)
+        if self._port_vlan.get(ofport) not in (None, vlan):  # the port changes VLAN: it leaves the old one
+            msgs += self._leave_vlan(ofport)  # (its MACs, and the old VLAN's flood, even with no MAC known)
         self._macs[(ofport, att.mac)] = att
         if self._port_vlan.get(ofport) != vlan:
             self._port_vlan[ofport] = vlan
             msgs += [self._port_flow(ofport, vlan), *self._vlan_msgs(vlan)]
-            if old_vlan not in (None, vlan):  # the old VLAN's floods must stop reaching this port (a port
-                msgs += self._vlan_msgs(old_vlan)  # read back after a restart has a VLAN but no MAC)
         out = [self._announce_msg(att)] if announce and self.uplink > 0 else []
         if msgs:
             await conn.transact(msgs + out)
@@ -252,28 +248,21 @@ class ServerVSwitch:
             await conn.transact(msgs)
 
     def _leave_vlan(self, ofport: int) -> list[bytes]:
-        """Forget the port's MACs and VLAN; the flow mods that say so."""
-        msgs: list[bytes] = []
-        for att in [a for a in self._macs.values() if a.ofport == ofport]:
-            msgs += self._forget(att)
+        """Forget the port's MACs and VLAN; the flow mods that say so (none if it carries no VLAN)."""
+        for key in [k for k in self._macs if k[0] == ofport]:
+            del self._macs[key]
         vlan = self._port_vlan.pop(ofport, None)
-        if vlan is not None:
-            msgs.append(
-                codec.flow_mod(codec.DELETE_STRICT, Match(in_port=ofport), table_id=0, priority=PRIO_PORT)
-            )
-            msgs += self._vlan_msgs(vlan)
-        return msgs
+        if vlan is None:
+            return []
+        drop = codec.flow_mod(codec.DELETE_STRICT, Match(in_port=ofport), table_id=0, priority=PRIO_PORT)
+        return [drop, *self._vlan_msgs(vlan)]
 
     def _forget(self, att: Attachment) -> list[bytes]:
         """Drop an attachment; flow mods only if its port is left without MAC."""
         self._macs.pop((att.ofport, att.mac), None)
         if any(a.ofport == att.ofport for a in self._macs.values()):
             return []
-        vlan = self._port_vlan.pop(att.ofport, None)
-        msgs = [
-            codec.flow_mod(codec.DELETE_STRICT, Match(in_port=att.ofport), table_id=0, priority=PRIO_PORT)
-        ]
-        return msgs + (self._vlan_msgs(vlan) if vlan is not None else [])
+        return self._leave_vlan(att.ofport)
 
     async def announce(self) -> None:
         """Re-announce every attached MAC on the uplink."""
