@@ -19,6 +19,7 @@ from prewire import jsonline
 from prewire.demo import scenario
 from prewire.lab import procs
 from prewire.lab.state import LabState, Proc, ServerState
+from tests.integration.switchagent.pwxsw_fabric import dump_flows
 
 
 def env_int(name: str, default: int) -> int:
@@ -73,13 +74,7 @@ def ovs_ports(bridge: str) -> set[str]:
 
 def flows(bridge: str) -> set[str]:
     """The bridge's flows without counters (what a restore must reproduce)."""
-    out = subprocess.run(
-        ["ovs-ofctl", "-O", "OpenFlow13", "dump-flows", "--no-stats", bridge],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout
-    return {line.strip() for line in out.splitlines() if line.strip() and "reply" not in line}
+    return set(dump_flows(bridge))
 
 
 def port_flows(bridge: str) -> list[str]:

@@ -181,12 +181,3 @@ class Plugin:
 def make_netns(name: str) -> str:
     nl.create_netns(name)
     return nl.netns_path(name)
-
-
-def link_in(netns: str, ifname: str = "eth0") -> dict[str, Any] | None:
-    try:
-        out = sh("ip", "-n", netns, "-j", "addr", "show", "dev", ifname)
-    except subprocess.CalledProcessError:
-        return None
-    data = json.loads(out)
-    return data[0] if data else None

@@ -10,12 +10,12 @@ import pytest
 
 from prewire import jsonline
 from prewire.agent import nl
+from tests.integration.agent.pwxag_env import addr_of
 from tests.integration.cni.pwxcni_env import (
     NET,
     AgentThread,
     Plugin,
     leftovers,
-    link_in,
     make_netns,
     profiles,
     real_agent,
@@ -49,7 +49,7 @@ def test_add_wires_eth0_and_add_twice_is_the_same_attachment(env: tuple[Plugin, 
     assert iface == {"name": "eth0", "mac": iface["mac"], "sandbox": path}
     assert ip["address"].startswith("10.231.0.") and ip["gateway"] == "10.231.0.254" and ip["interface"] == 0
     assert first["routes"] == [{"dst": "0.0.0.0/0", "gw": "10.231.0.254"}]
-    eth0 = link_in("pwxcni-a")
+    eth0 = addr_of("pwxcni-a")
     assert eth0 is not None and eth0["address"] == iface["mac"] and "UP" in eth0["flags"]
     assert [f"{a['local']}/{a['prefixlen']}" for a in eth0["addr_info"] if a["family"] == "inet"] == [
         ip["address"]
@@ -59,7 +59,7 @@ def test_add_wires_eth0_and_add_twice_is_the_same_attachment(env: tuple[Plugin, 
     assert status["bindings"] == 1 and status["profiles_free"][NET] == 7
     ok(cni("CHECK", "ctr-a", path, conf=cni.conf(prevResult=first)))
     ok(cni("DEL", "ctr-a", path))
-    assert link_in("pwxcni-a") is None
+    assert addr_of("pwxcni-a") is None
     assert jsonline.call(cni.socket, "status")["profiles_free"][NET] == 8
     nl.remove_netns("pwxcni-a")
 
@@ -114,8 +114,8 @@ def test_gc_with_empty_valid_attachments_releases_only_this_networks_cni_attachm
     assert {b["container"] for b in jsonline.call(cni.socket, "list")["bindings"]} == {"ctr-g0", "ctr-g2"}
     ok(cni("GC", conf=cni.conf(**{"cni.dev/valid-attachments": []})))
     assert [b["container"] for b in jsonline.call(cni.socket, "list")["bindings"]] == ["ctr-g2"]
-    assert link_in("pwxcni-g0") is None and link_in("pwxcni-g1", "net1") is None
-    assert link_in("pwxcni-g2") is not None
+    assert addr_of("pwxcni-g0") is None and addr_of("pwxcni-g1", "net1") is None
+    assert addr_of("pwxcni-g2") is not None
     ok(other("DEL", "ctr-g2", paths[2]))
     for n in range(3):
         nl.remove_netns(f"pwxcni-g{n}")

@@ -4,8 +4,6 @@ releases, nothing left behind.  The driver is registered as `pwxcnidrv` with `pw
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +14,7 @@ from prewire import jsonline
 from prewire.dockerdriver import server
 from prewire.runtime import images
 from tests.integration.cni.pwxcni_env import NET, AgentThread, leftovers, profiles, real_agent
+from tests.integration.runtime.docker_cli import docker, require_docker
 
 pytestmark = pytest.mark.root
 OTHER = "other/net"
@@ -24,17 +23,9 @@ NETWORKS = {"pwxcni-dweb": NET, "pwxcni-dother": OTHER}
 NAMES = ("pwxcni-d1", "pwxcni-d2", "pwxcni-dq")
 
 
-def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=120, check=False)
-    if check and done.returncode != 0:
-        raise AssertionError(f"docker {' '.join(args)}: {done.stderr.strip()[-400:]}")
-    return done
-
-
 @pytest.fixture
 def env(tmp_path: Path) -> Iterator[AgentThread]:
-    if shutil.which("docker") is None or docker("info", check=False).returncode != 0:
-        pytest.skip("dockerd not running")
+    require_docker()
     image = images.ensure_docker_image()
     assert image
     with real_agent(tmp_path) as agent:

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,22 +14,15 @@ from prewire import jsonline
 from prewire.runtime import images
 from prewire.runtime.docker import AgentDockerWatcher, DockerWatcher
 from tests.integration.cni.pwxcni_env import NET, AgentThread, leftovers, real_agent
+from tests.integration.runtime.docker_cli import docker, require_docker
 
 pytestmark = pytest.mark.root
 NAMES = ("pwxcni-w1", "pwxcni-w2", "pwxcni-wx")
 
 
-def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(["docker", *args], capture_output=True, text=True, timeout=120, check=False)
-    if check and done.returncode != 0:
-        raise AssertionError(f"docker {' '.join(args)}: {done.stderr.strip()[-400:]}")
-    return done
-
-
 @pytest.fixture
 def env(tmp_path: Path) -> Iterator[tuple[AgentThread, AgentDockerWatcher]]:
-    if shutil.which("docker") is None or docker("info", check=False).returncode != 0:
-        pytest.skip("dockerd not running")
+    require_docker()
     images.ensure_docker_image()
     with real_agent(tmp_path) as agent:
         assert agent.agent is not None

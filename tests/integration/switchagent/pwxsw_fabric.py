@@ -13,6 +13,17 @@ from pyroute2 import IPRoute, NetNS, netns
 from prewire.ovs import Ovsdb
 
 
+def dump_flows(bridge: str) -> list[str]:
+    """The bridge's flows as `ovs-ofctl dump-flows --no-stats` prints them (no counters, no header)."""
+    out = subprocess.run(
+        ["ovs-ofctl", "-O", "OpenFlow13", "dump-flows", "--no-stats", bridge],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    return [line.strip() for line in out.splitlines() if line.strip() and "reply" not in line]
+
+
 class Fabric:
     def __init__(self, tag: str) -> None:
         self.prefix = f"pwxsw{tag}"

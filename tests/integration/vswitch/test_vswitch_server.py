@@ -4,22 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import subprocess
 from collections.abc import Iterator
 
 import pytest
 
 from prewire.vswitch import Attachment, ServerVSwitch
-from tests.integration.switchagent.pwxsw_fabric import Fabric, leftovers
+from tests.integration.switchagent.pwxsw_fabric import Fabric, dump_flows, leftovers
 
 pytestmark = pytest.mark.root
-
-
-def flows(bridge: str) -> list[str]:
-    out = subprocess.run(
-        ["ovs-ofctl", "-O", "OpenFlow13", "dump-flows", "--no-stats", bridge], capture_output=True, text=True
-    )
-    return out.stdout.splitlines()
 
 
 MAC = {"a": "02:5a:00:00:00:0a", "b": "02:5a:00:00:00:0b", "c": "02:5a:00:00:00:0c", "d": "02:5a:00:00:00:0d"}
@@ -121,7 +113,7 @@ def test_a_read_back_port_moved_to_another_vlan_leaves_the_old_vlans_flood(setup
     with restarted(vs1, loop) as again:
         loop.run_until_complete(again.attach(ports["a"], MAC["a"], 200))
         assert again.ports() == {ports["a"]: 200, ports["c"]: 100}
-        flood100 = [f for f in flows(vs1.bridge) if "table=1" in f and "dl_vlan=100" in f]
+        flood100 = [f for f in dump_flows(vs1.bridge) if "table=1" in f and "dl_vlan=100" in f]
         assert len(flood100) == 1 and f"output:{ports['a']}" not in flood100[0], flood100
         assert f"output:{ports['c']}" in flood100[0]
 
