@@ -14,7 +14,7 @@ from prewire import jsonline
 from prewire.dockerdriver import server
 from prewire.runtime import images
 from tests.integration.cni.pwxcni_env import NET, AgentThread, leftovers, profiles, real_agent
-from tests.integration.runtime.docker_cli import docker, require_docker
+from tests.integration.runtime.docker_cli import docker, require_docker, run_sleeper
 
 pytestmark = pytest.mark.root
 OTHER = "other/net"
@@ -58,19 +58,7 @@ def env(tmp_path: Path) -> Iterator[AgentThread]:
 
 
 def run(name: str, network: str) -> None:
-    docker(
-        "run",
-        "-d",
-        "--name",
-        name,
-        "--network",
-        network,
-        "--ulimit",
-        "nofile=20000:20000",
-        images.DOCKER_IMAGE,
-        "sleep",
-        "600",
-    )
+    run_sleeper(name, network)
 
 
 def bindings(agent: AgentThread) -> dict[str, dict[str, Any]]:

@@ -14,7 +14,7 @@ from prewire import jsonline
 from prewire.runtime import images
 from prewire.runtime.docker import AgentDockerWatcher, DockerWatcher
 from tests.integration.cni.pwxcni_env import NET, AgentThread, leftovers, real_agent
-from tests.integration.runtime.docker_cli import docker, require_docker
+from tests.integration.runtime.docker_cli import docker, require_docker, run_sleeper
 
 pytestmark = pytest.mark.root
 NAMES = ("pwxcni-w1", "pwxcni-w2", "pwxcni-wx")
@@ -47,20 +47,7 @@ def run(agent: AgentThread, name: str, server: str | None = None, network: str =
         "--label",
         f"prewire.server={server or agent.config.server}",
     ]
-    return docker(
-        "run",
-        "-d",
-        "--name",
-        name,
-        "--network",
-        network,
-        *labels,
-        "--ulimit",
-        "nofile=20000:20000",
-        images.DOCKER_IMAGE,
-        "sleep",
-        "600",
-    ).stdout.strip()
+    return run_sleeper(name, network, *labels)
 
 
 def bindings(agent: AgentThread) -> dict[str, dict[str, Any]]:
